@@ -1,0 +1,221 @@
+"""The cascade as a generic battery of equilibrium stages: sections, inlets, links and outlets.
+
+Stages are numbered along the organic flow (DESIGN.md section 1); inside the engine they are 0-based,
+in everything a user sees they are 1-based. Each stage has one aqueous and one organic outflow; an
+outflow goes on to another stage (``links``), leaves as a product (an outlet), or both (a side draw takes
+a fixed fraction of the outflow). Nothing here assumes the two-outlet case.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+AQUEOUS = "aqueous"
+ORGANIC = "organic"
+PHASES = (AQUEOUS, ORGANIC)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of consecutive stages.
+
+    Attributes
+    ----------
+    name : str
+        ``extraction``, ``scrub`` or ``strip``.
+    first : int
+        0-based index of the first stage of the section.
+    stages : int
+        Number of stages [-].
+    """
+
+    name: str
+    first: int
+    stages: int
+
+    @property
+    def last(self) -> int:
+        return self.first + self.stages - 1
+
+
+@dataclass
+class Inlet:
+    """A stream entering one stage.
+
+    Attributes
+    ----------
+    name : str
+    phase : str
+        ``aqueous`` or ``organic``.
+    stage : int
+        0-based stage index.
+    flow : float
+        Volumetric flow [m^3/s].
+    concentration : numpy.ndarray
+        Concentration of each component [mol/m^3].
+    acid : float
+        Free acid (H+) concentration [mol/m^3].
+    """
+
+    name: str
+    phase: str
+    stage: int
+    flow: float
+    concentration: np.ndarray
+    acid: float = 0.0
+
+
+@dataclass
+class Outlet:
+    """A product stream: a fraction of one phase's outflow from one stage.
+
+    Attributes
+    ----------
+    name : str
+    phase : str
+    stage : int
+        0-based stage index.
+    fraction : float
+        Fraction of the stage's outflow of that phase taken here [-]; 1 for an end outlet.
+    """
+
+    name: str
+    phase: str
+    stage: int
+    fraction: float = 1.0
+
+
+@dataclass
+class Circuit:
+    """Topology and inlets of a cascade.
+
+    Attributes
+    ----------
+    components : tuple of str
+    sections : list of Section
+    inlets : list of Inlet
+    outlets : list of Outlet
+    links : dict
+        ``links[phase][j]`` is the 0-based stage that receives the outflow of ``phase`` from stage ``j``
+        (what is left of it after side draws), or -1 where that outflow leaves the cascade entirely
+        (through the outlets at ``j``).
+    """
+
+    components: tuple
+    sections: list
+    inlets: list = field(default_factory=list)
+    outlets: list = field(default_factory=list)
+    links: dict = field(default_factory=dict)
+
+    @property
+    def stage_count(self) -> int:
+        return sum(s.stages for s in self.sections)
+
+    @property
+    def component_count(self) -> int:
+        return len(self.components)
+
+    def section(self, name: str):
+        for sec in self.sections:
+            if sec.name == name:
+                return sec
+        return None
+
+    def section_of_stage(self) -> np.ndarray:
+        """Index into ``sections`` of every stage, shape (N,)."""
+        out = np.empty(self.stage_count, dtype=int)
+        for k, sec in enumerate(self.sections):
+            out[sec.first:sec.first + sec.stages] = k
+        return out
+
+    def draw_fractions(self) -> dict:
+        """Fraction of each stage's outflow that leaves through outlets, per phase, shape (N,)."""
+        n = self.stage_count
+        drawn = {p: np.zeros(n) for p in PHASES}
+        for outlet in self.outlets:
+            drawn[outlet.phase][outlet.stage] += outlet.fraction
+        return drawn
+
+    def transfer_matrix(self, phase: str):
+        """Sparse matrix T with T[k, j] = fraction of stage j's outflow of ``phase`` entering stage k."""
+        import scipy.sparse as sp
+
+        n = self.stage_count
+        drawn = self.draw_fractions()[phase]
+        src = np.flatnonzero(self.links[phase] >= 0)
+        dst = self.links[phase][src]
+        return sp.csr_matrix((1.0 - drawn[src], (dst, src)), shape=(n, n))
+
+    def inlet_flow(self, phase: str) -> np.ndarray:
+        """Volumetric inflow of ``phase`` from outside the cascade into each stage [m^3/s], shape (N,)."""
+        q = np.zeros(self.stage_count)
+        for inlet in self.inlets:
+            if inlet.phase == phase:
+                q[inlet.stage] += inlet.flow
+        return q
+
+    def phase_flows(self) -> dict:
+        """Volumetric outflow of each phase from each stage [m^3/s] (phases immiscible, volumes kept).
+
+        Solves F = q + T F for each phase, which also covers recycle loops with a bleed.
+        """
+        import scipy.sparse as sp
+        import scipy.sparse.linalg as spla
+
+        n = self.stage_count
+        flows = {}
+        for phase in PHASES:
+            matrix = (sp.identity(n, format="csc") - self.transfer_matrix(phase).tocsc())
+            q = self.inlet_flow(phase)
+            flows[phase] = np.atleast_1d(spla.spsolve(matrix, q)) if n > 1 else q / matrix.toarray()[0, 0]
+        return flows
+
+    def inlet_loads(self) -> np.ndarray:
+        """Component inflow into each stage from outside [mol/s], shape (N, C)."""
+        loads = np.zeros((self.stage_count, self.component_count))
+        for inlet in self.inlets:
+            loads[inlet.stage] += inlet.flow * inlet.concentration
+        return loads
+
+    def acid_inflow(self) -> np.ndarray:
+        """Free acid (H+) entering each stage with inlets [mol/s], shape (N,)."""
+        acid = np.zeros(self.stage_count)
+        for inlet in self.inlets:
+            acid[inlet.stage] += inlet.flow * inlet.acid
+        return acid
+
+    def reachable(self) -> np.ndarray:
+        """Boolean (N, C): whether component i can reach stage j from any inlet that carries it."""
+        n, c = self.stage_count, self.component_count
+        reach = np.zeros((n, c), dtype=bool)
+        for inlet in self.inlets:
+            reach[inlet.stage] |= inlet.concentration > 0
+        succ = [set() for _ in range(n)]
+        for phase in PHASES:
+            for j, k in enumerate(self.links[phase]):
+                if k >= 0:
+                    succ[j].add(int(k))
+        for i in range(c):
+            stack = list(np.flatnonzero(reach[:, i]))
+            while stack:
+                j = stack.pop()
+                for k in succ[j]:
+                    if not reach[k, i]:
+                        reach[k, i] = True
+                        stack.append(k)
+        return reach
+
+
+def countercurrent_links(n: int, aqueous_breaks=()) -> dict:
+    """Links of a plain countercurrent battery: organic j -> j+1, aqueous j -> j-1.
+
+    ``aqueous_breaks`` lists 0-based stages whose aqueous outflow leaves the cascade instead of flowing on
+    (the first strip stage, whose aqueous outflow is the strip liquor).
+    """
+    organic = np.arange(1, n + 1)
+    organic[-1] = -1
+    aqueous = np.arange(-1, n - 1)
+    for j in aqueous_breaks:
+        aqueous[j] = -1
+    return {ORGANIC: organic, AQUEOUS: aqueous}

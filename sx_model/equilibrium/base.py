@@ -1,0 +1,101 @@
+"""The interface every equilibrium model implements.
+
+A model maps the aqueous concentrations leaving each stage to the equilibrium organic concentrations,
+``y = f(x)``, stage by stage and vectorised over stages, and supplies the analytic Jacobian of
+``ln f`` with respect to ``ln x``. The steady-state and dynamic solvers only ever talk to this interface.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StageConditions:
+    """What a model may need to know about the stages besides their concentrations.
+
+    Attributes
+    ----------
+    section : tuple of str
+        Section name of each stage, length N.
+    aqueous_flow : numpy.ndarray
+        Aqueous outflow of each stage [m^3/s], shape (N,).
+    organic_flow : numpy.ndarray
+        Organic outflow of each stage [m^3/s], shape (N,).
+    acid_inflow : numpy.ndarray
+        Free acid (H+) fed into each stage with inlet streams [mol/s], shape (N,).
+    """
+
+    section: tuple
+    aqueous_flow: np.ndarray
+    organic_flow: np.ndarray
+    acid_inflow: np.ndarray
+
+
+class EquilibriumModel:
+    """Base class of equilibrium models.
+
+    Subclasses set ``name`` and ``config_keys`` and implement :meth:`from_config`, :meth:`prepare`,
+    :meth:`log_organic` and :meth:`distribution_guess`. ``linear`` models (y = D x with D independent
+    of the concentrations) also implement :meth:`distribution` and get the direct linear solve.
+    """
+
+    name: ClassVar[str] = ""
+    linear: ClassVar[bool] = False
+    #: Keys this model accepts in the ``equilibrium`` mapping (besides ``model``).
+    config_keys: ClassVar[frozenset] = frozenset()
+
+    components: tuple = ()
+
+    @classmethod
+    def from_config(cls, mapping, components, key: str, section_names) -> "EquilibriumModel":
+        raise NotImplementedError
+
+    def prepare(self, conditions: StageConditions):
+        """Precompute stage parameters; returns an opaque object passed back to the other methods."""
+        raise NotImplementedError
+
+    def log_organic(self, x: np.ndarray, params):
+        """Equilibrium organic concentrations and their log-log Jacobian.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Aqueous concentrations, shape (N, C), all > 0 [mol/m^3].
+        params
+            What :meth:`prepare` returned.
+
+        Returns
+        -------
+        ln_y : numpy.ndarray
+            ln of the organic concentrations [ln(mol/m^3)], shape (N, C).
+        jacobian : numpy.ndarray
+            d ln y_i / d ln x_k, shape (N, C, C) [-].
+        """
+        raise NotImplementedError
+
+    def organic(self, x: np.ndarray, params) -> np.ndarray:
+        """Equilibrium organic concentrations [mol/m^3], shape (N, C); zero where x is zero."""
+        x = np.asarray(x, dtype=float)
+        safe = np.where(x > 0, x, 1.0)
+        ln_y, _ = self.log_organic(safe, params)
+        return np.where(x > 0, np.exp(ln_y), 0.0)
+
+    def distribution_guess(self, x_reference: np.ndarray, params) -> np.ndarray:
+        """Distribution ratios D [-], shape (N, C), for a linear starting profile."""
+        raise NotImplementedError
+
+    def saturation_loading(self, params):
+        """Total organic loading [mol/m^3] per stage, shape (N,), if the model saturates the organic
+        (used to build a starting point), else None."""
+        return None
+
+    def distribution(self, params) -> np.ndarray:
+        """For linear models: the constant distribution ratios, shape (N, C) [-]."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """Plain-data summary of the model for results."""
+        return {"model": self.name}

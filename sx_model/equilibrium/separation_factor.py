@@ -1,0 +1,117 @@
+"""Separation-factor model of the theory of countercurrent extraction (Xu Guangxian, 1970s).
+
+The organic leaving a stage is loaded to its REE capacity and its composition is split by separation
+factors beta_i: y_i / sum(y) = beta_i x_i / sum_k beta_k x_k (Xu Guangxian et al., "Theory of
+countercurrent extraction", Chinese J. Rare Earths / Xu, Rare Earths, 2nd ed., Metallurgical Industry
+Press, Beijing, 1995, vol. 1). Acid entering a stage with an aqueous inlet (the scrub liquor) strips REE
+from the organic at 3 H+ per REE and is all consumed, so that stage's organic leaves loaded to
+capacity - acid / (3 Q_org).
+
+So that the organic "takes all it can get" where the aqueous holds too little REE to saturate it, the
+saturation is written as a high-affinity competitive Langmuir isotherm,
+
+    y_i = L_j beta_i x_i / (c_half + sum_k beta_k x_k)        (beta normalised to max 1),
+
+which is the saturated-organic model above wherever sum(beta x) >> c_half, and depletes the aqueous
+smoothly (no negative or made-up amounts) where it is not. ``c_half`` (config ``half_loading``, default
+1e-4 mol/L, an assumption of this implementation) is the aqueous concentration of the most extractable
+component at which the organic is half loaded.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _validate as v
+from ..errors import ConfigError
+from .base import EquilibriumModel
+
+#: Default half-loading concentration [mol/m^3] (1e-4 mol/L); an assumption, see module docstring.
+DEFAULT_HALF_LOADING = 0.1
+#: Protons released (or consumed) per REE(III) exchanged by an acidic extractant [-].
+PROTONS_PER_REE = 3.0
+
+
+class SeparationFactor(EquilibriumModel):
+    """Saturated organic split by separation factors.
+
+    Parameters
+    ----------
+    separation_factors : sequence of float
+        beta_i relative to any reference [-], all > 0.
+    capacity : float
+        REE loading of the saturated organic [mol/m^3 of organic].
+    half_loading : float
+        c_half [mol/m^3], see module docstring.
+    """
+
+    name = "separation_factor"
+    config_keys = frozenset({"separation_factors", "capacity", "half_loading"})
+
+    def __init__(self, components, separation_factors, capacity, half_loading=DEFAULT_HALF_LOADING):
+        self.components = tuple(components)
+        self.separation_factors = np.asarray(separation_factors, dtype=float)
+        self.capacity = float(capacity)
+        self.half_loading = float(half_loading)
+        self._beta = self.separation_factors / self.separation_factors.max()
+
+    @classmethod
+    def from_config(cls, mapping, components, key, section_names):
+        def read_beta(raw, sub):
+            return v.number(raw, sub, exclusive_minimum=0.0, what="a separation factor > 0 [-]")
+
+        for name in ("separation_factors", "capacity"):
+            if name not in mapping:
+                raise ConfigError(v.join(key, name), "required for model separation_factor")
+        if "strip" in section_names:
+            raise ConfigError("sections.strip", "the separation_factor model describes extraction and "
+                                                "scrub only; model a strip section with constant_d "
+                                                "(distribution_by_section) or mass_action")
+        beta = v.component_values(mapping["separation_factors"], v.join(key, "separation_factors"),
+                                  components, read=read_beta)
+        capacity = v.quantity(mapping["capacity"], "concentration", v.join(key, "capacity"), positive=True)
+        half = DEFAULT_HALF_LOADING
+        if "half_loading" in mapping:
+            half = v.quantity(mapping["half_loading"], "concentration", v.join(key, "half_loading"),
+                              positive=True)
+        return cls(components, [beta[c] for c in components], capacity, half)
+
+    def loading_target(self, conditions) -> np.ndarray:
+        """Total REE loading of the organic leaving each stage [mol/m^3], shape (N,)."""
+        stripped = conditions.acid_inflow / (PROTONS_PER_REE * conditions.organic_flow)
+        return self.capacity - stripped
+
+    def prepare(self, conditions):
+        target = self.loading_target(conditions)
+        bad = np.flatnonzero(target <= 0)
+        if bad.size:
+            j = int(bad[0])
+            acid = conditions.acid_inflow[j]
+            carried = self.capacity * conditions.organic_flow[j]
+            raise ConfigError("streams", f"acid fed to stage {j + 1} ({acid:.4g} mol/s H+) strips more "
+                                         f"than the organic can carry ({PROTONS_PER_REE:g} x "
+                                         f"{carried:.4g} mol/s REE); expected acid below 3 x capacity "
+                                         f"x organic flow")
+        return target
+
+    def log_organic(self, x, params):
+        beta = self._beta
+        weighted = x * beta
+        denom = self.half_loading + weighted.sum(axis=1)
+        ln_y = (np.log(params)[:, None] + np.log(beta)[None, :] + np.log(x)
+                - np.log(denom)[:, None])
+        n, c = x.shape
+        share = weighted / denom[:, None]
+        jac = np.broadcast_to(np.eye(c), (n, c, c)) - share[:, None, :]
+        return ln_y, jac
+
+    def saturation_loading(self, params):
+        return params
+
+    def distribution_guess(self, x_reference, params):
+        s = float(np.dot(self._beta, x_reference))
+        return params[:, None] * self._beta[None, :] / (self.half_loading + s)
+
+    def describe(self):
+        return {"model": self.name,
+                "separation_factors": dict(zip(self.components, self.separation_factors.tolist())),
+                "capacity_mol_per_m3": self.capacity, "half_loading_mol_per_m3": self.half_loading}

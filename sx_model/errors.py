@@ -1,0 +1,53 @@
+"""Exception classes of sx_model.
+
+Library code raises these; only the command line turns them into a message and an exit code
+(2 for :class:`ConfigError`, 1 for :class:`ConvergenceError`).
+"""
+from __future__ import annotations
+
+
+class SxModelError(Exception):
+    """Base class of all sx_model errors."""
+
+
+class ConfigError(SxModelError, ValueError):
+    """Invalid input: names the config key, the value given and what was expected.
+
+    Parameters
+    ----------
+    key : str
+        Dotted path of the offending config key (``streams.feed.flow``); empty for whole-file errors.
+    message : str
+        What was given and what was expected, one line.
+    """
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}" if key else message)
+
+
+class ConvergenceError(SxModelError, RuntimeError):
+    """The solver did not converge; carries diagnostics, never a result.
+
+    Attributes
+    ----------
+    residual_norm : float
+        Scaled residual (max norm) at the last iterate [-].
+    worst_stage : int
+        1-based stage number holding the largest scaled residual.
+    worst_component : str
+        Component (or equation) name at the worst stage.
+    iterations : int
+        Newton iterations spent.
+    """
+
+    def __init__(self, message: str, *, residual_norm: float = float("nan"), worst_stage: int = 0,
+                 worst_component: str = "", iterations: int = 0):
+        self.residual_norm = residual_norm
+        self.worst_stage = worst_stage
+        self.worst_component = worst_component
+        self.iterations = iterations
+        detail = (f" (scaled residual {residual_norm:.3g} at stage {worst_stage}, "
+                  f"{worst_component}; {iterations} iterations)")
+        super().__init__(message + detail)

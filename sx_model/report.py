@@ -1,0 +1,52 @@
+"""Text output of results: the table the command line prints (pure formatting, no I/O)."""
+from __future__ import annotations
+
+import numpy as np
+
+L_PER_M3 = 1000.0
+SECONDS_PER_MINUTE = 60.0
+
+
+def _pct(value):
+    return "-" if value is None else f"{100 * value:.4f} %"
+
+
+def steady_table(result, profile_rows: int = 12) -> str:
+    """Products first (purity, recovery, flow, REO output), then a compact stage profile."""
+    lines = [f"{result.name}",
+             f"converged: {result.converged} ({result.method}, {result.iterations} iterations, "
+             f"{1e3 * result.solve_time_s:.1f} ms); mass-balance closure {result.mass_balance_error:.2e}; "
+             f"{result.stages} stages (" + ", ".join(f"{s['name']} {s['stages']}" for s in result.sections)
+             + ")", ""]
+    header = f"{'product':<20} {'phase':<8} {'stage':>5} {'key':<10} {'purity':>11} {'recovery':>11} " \
+             f"{'flow L/min':>10} {'oxide kg/h':>10}"
+    lines += [header, "-" * len(header)]
+    for name, p in result.products.items():
+        lines.append(f"{name:<20} {p.phase:<8} {p.stage:>5} {'+'.join(p.key) or '-':<10} "
+                     f"{_pct(p.purity):>11} {_pct(p.recovery):>11} "
+                     f"{p.flow_m3_per_s * L_PER_M3 * SECONDS_PER_MINUTE:>10.4g} {p.oxide_kg_per_h:>10.4g}")
+    lines.append("")
+    comps = list(result.components)
+    lines.append("composition (mole fraction of metals):")
+    lines.append(f"{'product':<20} " + " ".join(f"{c:>10}" for c in comps))
+    for name, p in result.products.items():
+        lines.append(f"{name:<20} " + " ".join(f"{p.composition[c]:>10.4g}" for c in comps))
+    lines.append("")
+    lines.append("stage profile (mol/L):")
+    head = f"{'stage':>5} {'section':<10} " + " ".join(f"{'aq ' + c:>9}" for c in comps) + " " + \
+           " ".join(f"{'org ' + c:>9}" for c in comps)
+    lines.append(head)
+    n = result.stages
+    if n <= profile_rows:
+        rows = list(range(n))
+    else:
+        rows = sorted(set(np.linspace(0, n - 1, profile_rows).round().astype(int).tolist())
+                      | {s["first_stage"] - 1 for s in result.sections})
+    for j in rows:
+        lines.append(f"{j + 1:>5} {result.section_of(j + 1):<10} "
+                     + " ".join(f"{v / L_PER_M3:>9.3g}" for v in result.aqueous[j]) + " "
+                     + " ".join(f"{v / L_PER_M3:>9.3g}" for v in result.organic[j]))
+    if result.warnings:
+        lines.append("")
+        lines += [f"warning: {w}" for w in result.warnings]
+    return "\n".join(lines)

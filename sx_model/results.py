@@ -1,0 +1,237 @@
+"""Result objects: plain data (numpy arrays and floats in SI) with JSON/CSV export and plots."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .circuit import AQUEOUS
+from .elements import element
+
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass
+class ProductResult:
+    """One product (outlet) stream.
+
+    Attributes
+    ----------
+    name : str
+    phase : str
+        ``aqueous`` or ``organic``.
+    stage : int
+        1-based stage it leaves from.
+    flow_m3_per_s : float
+        Volumetric flow [m^3/s].
+    concentration_mol_per_m3 : dict
+        Component -> concentration [mol/m^3].
+    composition : dict
+        Component -> mole fraction among the modeled metals [-].
+    key : list of str
+        Key components of this product (may be empty).
+    purity : float or None
+        Mole fraction of the key components among the metals [-]; None without a key.
+    recovery : float or None
+        Fraction of the key components fed to the cascade that leaves here [-]; None without a key.
+    metal_kg_per_h : float
+        Metal output [kg/h].
+    oxide_kg_per_h : float
+        Output as oxides (REO for rare earths) [kg/h].
+    """
+
+    name: str
+    phase: str
+    stage: int
+    flow_m3_per_s: float
+    concentration_mol_per_m3: dict
+    composition: dict
+    key: list
+    purity: float | None
+    recovery: float | None
+    metal_kg_per_h: float
+    oxide_kg_per_h: float
+
+    def to_dict(self) -> dict:
+        return {"phase": self.phase, "stage": self.stage, "flow_m3_per_s": self.flow_m3_per_s,
+                "composition": self.composition,
+                "concentration_mol_per_m3": self.concentration_mol_per_m3,
+                "purity": self.purity, "recovery": self.recovery, "key": list(self.key),
+                "metal_kg_per_h": self.metal_kg_per_h, "oxide_kg_per_h": self.oxide_kg_per_h}
+
+
+@dataclass
+class SteadyResult:
+    """Steady state of a cascade.
+
+    Attributes
+    ----------
+    name : str
+    converged : bool
+        Always True for a returned result (a failed solve raises ConvergenceError).
+    iterations : int
+    method : str
+        ``linear``, ``newton`` or ``newton+pseudo-transient``.
+    residual_norm : float
+        Final scaled residual (max norm) [-].
+    mass_balance : dict
+        Component -> relative closure |in - out| / in [-].
+    mass_balance_error : float
+        Largest relative closure over components [-].
+    components : tuple of str
+    sections : list of dict
+        ``{name, first_stage, stages}`` with 1-based first_stage.
+    aqueous, organic : numpy.ndarray
+        Concentrations leaving each stage [mol/m^3], shape (N, C).
+    aqueous_flow, organic_flow : numpy.ndarray
+        Volumetric outflows of each stage [m^3/s], shape (N,).
+    products : dict
+        Name -> ProductResult.
+    warnings : list of str
+    model : dict
+        Description of the equilibrium model.
+    solve_time_s : float
+        Wall time of the solve [s].
+    """
+
+    name: str
+    converged: bool
+    iterations: int
+    method: str
+    residual_norm: float
+    mass_balance: dict
+    mass_balance_error: float
+    components: tuple
+    sections: list
+    aqueous: np.ndarray
+    organic: np.ndarray
+    aqueous_flow: np.ndarray
+    organic_flow: np.ndarray
+    products: dict
+    warnings: list = field(default_factory=list)
+    model: dict = field(default_factory=dict)
+    solve_time_s: float = 0.0
+
+    @property
+    def stages(self) -> int:
+        return int(self.aqueous.shape[0])
+
+    def section_of(self, stage: int) -> str:
+        """Section name of a 1-based stage."""
+        for sec in self.sections:
+            if sec["first_stage"] <= stage < sec["first_stage"] + sec["stages"]:
+                return sec["name"]
+        raise IndexError(stage)
+
+    def to_dict(self) -> dict:
+        """Plain, JSON-ready dict (the contract of ``sx-model run --format json``)."""
+        comps = list(self.components)
+        stage_sections = [self.section_of(j + 1) for j in range(self.stages)]
+        return {
+            "name": self.name,
+            "converged": bool(self.converged),
+            "iterations": int(self.iterations),
+            "method": self.method,
+            "residual_norm": float(self.residual_norm),
+            "mass_balance_error": float(self.mass_balance_error),
+            "mass_balance": {k: float(v) for k, v in self.mass_balance.items()},
+            "stages": self.stages,
+            "components": comps,
+            "sections": self.sections,
+            "model": self.model,
+            "products": {name: p.to_dict() for name, p in self.products.items()},
+            "profiles": {
+                "stage": list(range(1, self.stages + 1)),
+                "section": stage_sections,
+                "aqueous_flow_m3_per_s": self.aqueous_flow.tolist(),
+                "organic_flow_m3_per_s": self.organic_flow.tolist(),
+                "aqueous_mol_per_m3": {c: self.aqueous[:, i].tolist() for i, c in enumerate(comps)},
+                "organic_mol_per_m3": {c: self.organic[:, i].tolist() for i, c in enumerate(comps)},
+            },
+            "warnings": list(self.warnings),
+            "solve_time_s": float(self.solve_time_s),
+        }
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def to_csv(self) -> str:
+        """Stage profile as CSV: stage, section, flows, then aqueous and organic concentrations."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        comps = list(self.components)
+        writer.writerow(["stage", "section", "aqueous_flow_m3_per_s", "organic_flow_m3_per_s"]
+                        + [f"aqueous_{c}_mol_per_m3" for c in comps]
+                        + [f"organic_{c}_mol_per_m3" for c in comps])
+        for j in range(self.stages):
+            writer.writerow([j + 1, self.section_of(j + 1), repr(float(self.aqueous_flow[j])),
+                             repr(float(self.organic_flow[j]))]
+                            + [repr(float(v)) for v in self.aqueous[j]]
+                            + [repr(float(v)) for v in self.organic[j]])
+        return buf.getvalue()
+
+    def products_csv(self) -> str:
+        """Products as CSV: one row per product."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        comps = list(self.components)
+        writer.writerow(["product", "phase", "stage", "flow_m3_per_s", "key", "purity", "recovery",
+                         "metal_kg_per_h", "oxide_kg_per_h"] + [f"x_{c}" for c in comps])
+        for name, p in self.products.items():
+            writer.writerow([name, p.phase, p.stage, repr(p.flow_m3_per_s), "+".join(p.key),
+                             "" if p.purity is None else repr(p.purity),
+                             "" if p.recovery is None else repr(p.recovery),
+                             repr(p.metal_kg_per_h), repr(p.oxide_kg_per_h)]
+                            + [repr(p.composition[c]) for c in comps])
+        return buf.getvalue()
+
+    def plot(self, path=None, ax=None):
+        """Stage concentration profiles of both phases (log scale); see :mod:`sx_model.plotting`."""
+        from .plotting import plot_profiles
+
+        return plot_profiles(self, path=path, ax=ax)
+
+
+def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_norm, method,
+                        solve_time) -> SteadyResult:
+    """Assemble a :class:`SteadyResult` from a solved state (used by the solvers)."""
+    comps = tuple(cascade.components)
+    circuit = cascade.circuit
+    feeds = cascade.feed_totals()
+    molar = np.array([element(c).molar_mass for c in comps])
+    oxide = np.array([element(c).oxide_mass_per_mol_metal for c in comps])
+    products = {}
+    for outlet in circuit.outlets:
+        conc = (x if outlet.phase == AQUEOUS else y)[outlet.stage]
+        flow = outlet.fraction * flows[outlet.phase][outlet.stage]
+        total = float(conc.sum())
+        composition = conc / total if total > 0 else np.zeros_like(conc)
+        key = list(cascade.product_keys.get(outlet.name, ()))
+        purity = recovery = None
+        if key:
+            idx = [comps.index(k) for k in key]
+            purity = float(composition[idx].sum())
+            fed = float(feeds[idx].sum())
+            recovery = float(flow * conc[idx].sum() / fed) if fed > 0 else None
+        products[outlet.name] = ProductResult(
+            name=outlet.name, phase=outlet.phase, stage=outlet.stage + 1, flow_m3_per_s=float(flow),
+            concentration_mol_per_m3={c: float(v) for c, v in zip(comps, conc)},
+            composition={c: float(v) for c, v in zip(comps, composition)}, key=key,
+            purity=purity, recovery=recovery,
+            metal_kg_per_h=float(flow * conc @ molar * SECONDS_PER_HOUR),
+            oxide_kg_per_h=float(flow * conc @ oxide * SECONDS_PER_HOUR))
+    sections = [{"name": s.name, "first_stage": s.first + 1, "stages": s.stages}
+                for s in circuit.sections]
+    warnings = list(getattr(cascade, "warnings", []) or [])
+    return SteadyResult(
+        name=cascade.name, converged=True, iterations=int(iterations), method=method,
+        residual_norm=float(residual_norm),
+        mass_balance={c: float(v) for c, v in zip(comps, closure)},
+        mass_balance_error=float(np.max(closure)) if closure.size else 0.0,
+        components=comps, sections=sections, aqueous=x, organic=y,
+        aqueous_flow=np.asarray(flows["aqueous"], dtype=float),
+        organic_flow=np.asarray(flows["organic"], dtype=float),
+        products=products, warnings=warnings, model=cascade.model.describe(), solve_time_s=solve_time)

@@ -1,0 +1,111 @@
+"""The one pint unit registry of sx_model and the helpers that turn config strings into SI floats.
+
+pint lives only here and in :mod:`sx_model.config`; everything downstream works on plain floats in SI
+(mol/m^3, m^3/s, s, kg).
+"""
+from __future__ import annotations
+
+import functools
+import re
+
+from .errors import ConfigError
+
+#: Dimensions accepted by :func:`to_si`, with the SI unit each is converted to.
+SI_UNITS = {
+    "flow": ("[length] ** 3 / [time]", "m**3/s"),
+    "concentration": ("[substance] / [length] ** 3", "mol/m**3"),
+    "mass_concentration": ("[mass] / [length] ** 3", "kg/m**3"),
+    "time": ("[time]", "s"),
+    "volume": ("[length] ** 3", "m**3"),
+    "length": ("[length]", "m"),
+    "area": ("[length] ** 2", "m**2"),
+    "mass": ("[mass]", "kg"),
+    "amount_rate": ("[substance] / [time]", "mol/s"),
+    "power": ("[mass] * [length] ** 2 / [time] ** 3", "W"),
+    "specific_flow": ("[length] / [time]", "m/s"),
+}
+
+_EXPECTED_EXAMPLE = {
+    "flow": "a volumetric flow such as '2 L/min' or '1.5 m^3/h'",
+    "concentration": "a concentration such as '0.2 mol/L'",
+    "time": "a time such as '3 min'",
+    "volume": "a volume such as '2 m^3'",
+    "length": "a length such as '1 m'",
+    "area": "an area such as '2 m^2'",
+    "mass": "a mass such as '10 kg'",
+    "amount_rate": "an amount rate such as '1 mol/h'",
+    "power": "a power such as '0.5 kW'",
+    "specific_flow": "a specific flow such as '3 m^3/(m^2 h)'",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def registry():
+    """Return the application-wide :class:`pint.UnitRegistry` (created on first use)."""
+    import pint
+
+    ureg = pint.UnitRegistry(cache_folder=None)
+    # Customary SX abbreviations.
+    ureg.define("M = mol / L = molar")
+    ureg.define("mM = mmol / L = millimolar")
+    ureg.define("ppm_w = 1e-6 = ppm_wt")
+    return ureg
+
+
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def parse_quantity(value, key: str):
+    """Parse a config value into a pint Quantity.
+
+    A bare number (or a numeric string) is rejected: every dimensional value must carry units.
+    """
+    if isinstance(value, bool) or isinstance(value, (int, float)) or (
+            isinstance(value, str) and _NUMBER.match(value)):
+        raise ConfigError(key, f"{value!r} has no unit; expected a value with units such as '2 L/min'")
+    if not isinstance(value, str):
+        raise ConfigError(key, f"{value!r} is not a quantity; expected a string with units such as '2 L/min'")
+    ureg = registry()
+    import pint
+
+    text = value.replace("^", "**")
+    try:
+        quantity = ureg.Quantity(text)
+    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
+            AttributeError, TypeError, SyntaxError, KeyError, AssertionError) as exc:
+        raise ConfigError(key, f"cannot read {value!r} as a quantity ({type(exc).__name__}); "
+                               "expected a number followed by units such as '2 L/min'") from None
+    if not isinstance(quantity, ureg.Quantity):
+        raise ConfigError(key, f"{value!r} has no unit; expected a value with units")
+    if quantity.dimensionless and not quantity.unitless:
+        return quantity
+    if quantity.unitless:
+        raise ConfigError(key, f"{value!r} has no unit; expected a value with units")
+    return quantity
+
+
+def to_si(value, kind: str, key: str) -> float:
+    """Convert a config value with units to a float in the SI unit of ``kind`` (see :data:`SI_UNITS`)."""
+    dimension, unit = SI_UNITS[kind]
+    quantity = parse_quantity(value, key)
+    ureg = registry()
+    if quantity.dimensionality != ureg.get_dimensionality(dimension):
+        expected = _EXPECTED_EXAMPLE.get(kind, kind)
+        raise ConfigError(key, f"{value!r} has dimension {quantity.dimensionality}; expected {expected}")
+    magnitude = float(quantity.to(unit).magnitude)
+    return magnitude
+
+
+def format_si(value: float, unit: str) -> str:
+    """Format an SI value as a short string in ``unit`` (used by the edges only)."""
+    ureg = registry()
+    return f"{ureg.Quantity(value, _si_unit_for(unit)).to(unit).magnitude:.6g} {unit}"
+
+
+def _si_unit_for(unit: str) -> str:
+    ureg = registry()
+    dim = ureg.Quantity(1, unit).dimensionality
+    for dimension, si in SI_UNITS.values():
+        if ureg.get_dimensionality(dimension) == dim:
+            return si
+    raise ValueError(f"no SI unit known for {unit}")
