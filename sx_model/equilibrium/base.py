@@ -92,6 +92,13 @@ class EquilibriumModel:
         (used to build a starting point), else None."""
         return None
 
+    def continuation(self, params, fraction: float):
+        """Parameters of an easier problem on a path to the real one (fraction 1 = the real one).
+
+        Used by the solver as a fallback homotopy; return None if the model has no such path.
+        """
+        return None
+
     def distribution(self, params) -> np.ndarray:
         """For linear models: the constant distribution ratios, shape (N, C) [-]."""
         raise NotImplementedError

@@ -8,10 +8,11 @@ battery and merely sparse with recycles). Equations per stage and component:
   (scaled by the component's total inflow, so it reads as a relative closure);
 - equilibrium        ln y_ji - ln f_i(x_j) = 0.
 
-Newton's method with the analytic sparse Jacobian (SuperLU), a starting point from the linear
-(constant-D) cascade with the model's own distribution estimate, and an Armijo line search; if that
-stalls, pseudo-transient continuation (implicit pseudo-time steps over stage holdups), which is the
-globally robust fallback. Working in logarithms keeps every concentration positive and resolves trace
+Newton's method with the analytic sparse Jacobian (SuperLU) and an Armijo line search, started from
+successive substitution on the distribution ratios (the classical K-value method, with the total metal
+level of each stage taken from the total balance for models that saturate the organic). If Newton still
+stalls, a homotopy supplied by the model (for separation factors: beta^t, t from 0 to 1) is followed
+with warm-started Newton solves. Working in logarithms keeps every concentration positive and resolves trace
 components over tens of orders of magnitude. A linear model (constant_d) is solved directly with one
 sparse factorisation.
 """
@@ -179,20 +180,6 @@ class _NewtonSystem:
                             shape=(self.size, self.size))
         return res, jac
 
-    def holdup_diagonal(self, u):
-        """Diagonal of d(holdup)/du for pseudo-transient steps (unit residence time per phase)."""
-        net = self.net
-        ln_x, ln_y = self.unpack(u)
-        d_x = net.flows[AQUEOUS][:, None] * np.exp(ln_x) * self._inv_scale
-        d_y = net.flows[ORGANIC][:, None] * np.exp(ln_y) * self._inv_scale
-        diag = self.pack(d_x, np.zeros_like(d_y))
-        # the organic holdup enters the balance rows through the y columns
-        off = self.pack(np.zeros_like(d_x), d_y)
-        if self.has_pins:
-            diag[self.pinned_rows] = 0.0
-            off[self.pinned_rows] = 0.0
-        return diag, off
-
     def worst(self, res):
         k = int(np.argmax(np.abs(res)))
         n, c = self.net.n, self.net.c
@@ -239,49 +226,6 @@ def _newton(system: _NewtonSystem, u, *, max_iter=60, tol=TOLERANCE):
     return u, res, max_iter, norm < tol
 
 
-def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=400, tol=TOLERANCE):
-    """Pseudo-transient continuation (implicit Euler in pseudo time, switched-evolution relaxation).
-
-    Stage holdups evolve as d(holdup)/dt = balance residual, so a step solves (J - M/dt) du = -F.
-    """
-    res, jac = system.residual(u)
-    norm = float(np.linalg.norm(res))
-    dt = 1e-2
-    for it in range(1, max_iter + 1):
-        if np.max(np.abs(res)) < tol:
-            return u, res, it - 1, True
-        d_x, d_y = system.holdup_diagonal(u)
-        n, c = system.net.n, system.net.c
-        size = system.size
-        # balance row of (j,i) sits at ix; its organic holdup term sits in column iy.
-        rows_off = system.ix.ravel()
-        cols_off = system.iy.ravel()
-        holdup = sp.csc_matrix(sp.diags(d_x / dt)) + sp.csc_matrix(
-            (d_y[cols_off] / dt, (rows_off, cols_off)), shape=(size, size))
-        try:
-            step = _factor((jac - holdup).tocsc()).solve(-res)
-        except RuntimeError:
-            return u, res, it, False
-        if not np.all(np.isfinite(step)):
-            return u, res, it, False
-        biggest = np.max(np.abs(step))
-        if biggest > MAX_LOG_STEP:
-            step *= MAX_LOG_STEP / biggest
-        trial = u + step
-        t_res, t_jac = system.residual(trial)
-        t_norm = float(np.linalg.norm(t_res))
-        if not np.isfinite(t_norm):
-            dt *= 0.25
-            continue
-        dt = min(dt * min(max(norm / max(t_norm, 1e-300), 0.5), 4.0) * 1.5, 1e12)
-        u, res, jac, norm = trial, t_res, t_jac, t_norm
-        if norm < 1e-3:
-            u2, r2, it2, ok = _newton(system, u, tol=tol)
-            if ok:
-                return u2, r2, it + it2, True
-    return u, res, max_iter, False
-
-
 def solve(cascade: Cascade, *, initial=None, tol: float = TOLERANCE, max_iter: int = 60):
     """Solve the steady state of ``cascade``.
 
@@ -293,7 +237,7 @@ def solve(cascade: Cascade, *, initial=None, tol: float = TOLERANCE, max_iter: i
     tol : float
         Scaled residual at which to stop [-].
     max_iter : int
-        Newton iterations before falling back to pseudo-transient continuation.
+        Newton iterations per attempt.
 
     Returns
     -------
@@ -314,28 +258,15 @@ def solve(cascade: Cascade, *, initial=None, tol: float = TOLERANCE, max_iter: i
     params = model.prepare(net.conditions)
     if model.linear:
         distribution = model.distribution(params)
-        x = net.linear_profile(distribution)
-        x = np.maximum(x, 0.0)
+        x = np.maximum(net.linear_profile(distribution), 0.0)
         y = distribution * x
         iterations, method = 1, "linear"
         res_norm = float(np.max(np.abs(net.balance(x, y) / net.scale)))
         converged = bool(np.isfinite(res_norm) and res_norm < 1e-9)
     else:
         system = _NewtonSystem(net, model, params)
-        u0 = _starting_point(system, net, model, params, cascade, initial)
-        u, res, iterations, ok = _newton(system, u0, max_iter=max_iter, tol=tol)
-        method = "newton"
-        if not ok:
-            u, res, extra, ok = _pseudo_transient(system, u0, tol=tol)
-            iterations += extra
-            method = "newton+pseudo-transient"
+        u, res, iterations, method = _solve_nonlinear(system, cascade, initial, tol, max_iter)
         res_norm = float(np.max(np.abs(res)))
-        if not ok:
-            stage, comp, kind = system.worst(res)
-            raise ConvergenceError(f"steady-state solve of {cascade.name!r} did not converge",
-                                   residual_norm=res_norm, worst_stage=stage + 1,
-                                   worst_component=f"{cascade.components[comp]} {kind}",
-                                   iterations=iterations)
         ln_x, ln_y = system.unpack(u)
         x, y = np.exp(ln_x), np.exp(ln_y)
         x[~net.reachable] = 0.0
@@ -356,27 +287,121 @@ def solve(cascade: Cascade, *, initial=None, tol: float = TOLERANCE, max_iter: i
                                residual_norm=res_norm, method=method, solve_time=elapsed)
 
 
-def _starting_point(system, net, model, params, cascade, initial):
-    n, c = net.n, net.c
-    if initial is not None and getattr(initial, "aqueous", None) is not None \
-            and initial.aqueous.shape == (n, c):
-        x0 = np.maximum(initial.aqueous, 1e-300)
-        y0 = np.maximum(initial.organic, 1e-300)
-        return system.pack(np.log(x0), np.log(y0))
+def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
+    """Newton from the best start available; then a homotopy from an easier problem; else fail."""
+    model, params = system.model, system.params
+    total = 0
+    best = None
+    if initial is not None:
+        u0 = _warm_start(system, initial)
+        if u0 is not None:
+            u, res, it, ok = _newton(system, u0, max_iter=max_iter, tol=tol)
+            total += it
+            if ok:
+                return u, res, total, "newton (warm start)"
+            best = (u, res)
+    u0 = _starting_point(system, cascade)
+    u, res, it, ok = _newton(system, u0, max_iter=max_iter, tol=tol)
+    total += it
+    if ok:
+        return u, res, total, "newton"
+    if best is None or np.max(np.abs(res)) < np.max(np.abs(best[1])):
+        best = (u, res)
+    if model.continuation(params, 0.0) is not None:
+        u, res, it, ok = _continuation(system, cascade, tol, max_iter)
+        total += it
+        system.params = params
+        if ok:
+            return u, res, total, "newton+continuation"
+        if np.max(np.abs(res)) < np.max(np.abs(best[1])):
+            best = (u, res)
+    u, res = best
+    stage, comp, kind = system.worst(res)
+    raise ConvergenceError(f"steady-state solve of {cascade.name!r} did not converge",
+                           residual_norm=float(np.max(np.abs(res))), worst_stage=stage + 1,
+                           worst_component=f"{cascade.components[comp]} {kind}", iterations=total)
+
+
+def _continuation(system: _NewtonSystem, cascade, tol, max_iter):
+    """Follow the model's homotopy (fraction 0 -> 1) with warm-started Newton solves."""
+    model, params = system.model, system.params
+    fraction, step, total = 0.0, 0.25, 0
+    system.params = model.continuation(params, 0.0)
+    u, res, it, ok = _newton(system, _starting_point(system, cascade), max_iter=max_iter, tol=tol)
+    total += it
+    if not ok:
+        return u, res, total, False
+    while fraction < 1.0:
+        target = min(1.0, fraction + step)
+        system.params = params if target == 1.0 else model.continuation(params, target)
+        trial, t_res, it, ok = _newton(system, u, max_iter=max_iter, tol=tol)
+        total += it
+        if ok:
+            u, res, fraction = trial, t_res, target
+            step *= 1.5
+        else:
+            step *= 0.5
+            if step < 1.0 / 512:
+                system.params = params
+                return trial, t_res, total, False
+    return u, res, total, True
+
+
+def _warm_start(system, initial):
+    n, c = system.net.n, system.net.c
+    aqueous = getattr(initial, "aqueous", None)
+    if aqueous is None or aqueous.shape != (n, c):
+        return None
+    x0 = np.maximum(initial.aqueous, 1e-300)
+    y0 = np.maximum(initial.organic, 1e-300)
+    ln_x, ln_y = np.log(x0), np.log(y0)
+    ln_x[~system.net.reachable] = PINNED_LN
+    ln_y[~system.net.reachable] = PINNED_LN
+    return system.pack(ln_x, ln_y)
+
+
+#: Successive-substitution passes on the distribution ratios used to build a starting point [-].
+SUBSTITUTION_PASSES = 30
+#: Change of ln(composition) below which the substitution start stops [-].
+SUBSTITUTION_TOL = 1e-3
+
+
+def _starting_point(system: _NewtonSystem, cascade):
+    """A start from successive substitution on the distribution ratios (the classical K-value method).
+
+    Each pass fixes D = f(x)/x per stage and component, solves the now linear cascade exactly (one
+    sparse LU), and updates D (damped in ln D). For models that saturate the organic, the total metal
+    level of each stage is taken from the total balance (the theta-method normalisation), which keeps the
+    iteration from running away where the organic is loaded to capacity.
+    """
+    net, model, params = system.net, system.model, system.params
+    c = net.c
     aq_in = np.zeros(c)
     q_aq = 0.0
     for inlet in cascade.circuit.inlets:
         if inlet.phase == AQUEOUS:
             aq_in += inlet.flow * inlet.concentration
             q_aq += inlet.flow
-    x_ref = aq_in / q_aq if q_aq > 0 else cascade.feed_totals() / net.flows[AQUEOUS].mean()
-    distribution = model.distribution_guess(x_ref, params)
+    x_ref = aq_in / q_aq if q_aq > 0 and aq_in.sum() > 0 else \
+        cascade.feed_totals() / net.flows[AQUEOUS].mean()
     loading = model.saturation_loading(params)
-    if loading is not None:
-        distribution = _saturated_distribution(net, model, params, loading, x_ref)
-    x = net.linear_profile(distribution)
-    floor = 1e-12 * max(float(np.max(np.abs(x))), 1e-300)
-    x = np.maximum(x, floor)
+    level = _saturated_level(net, loading, x_ref) if loading is not None else None
+    if level is not None:
+        composition = np.tile(x_ref / x_ref.sum(), (net.n, 1))
+        ln_d = _ln_distribution(model, params, level[:, None] * composition)
+    else:
+        ln_d = np.log(np.maximum(model.distribution_guess(x_ref, params), 1e-300))
+    x = _positive(net.linear_profile(np.exp(ln_d)))
+    for _ in range(SUBSTITUTION_PASSES):
+        composition = x / x.sum(axis=1, keepdims=True)
+        probe = level[:, None] * composition if level is not None else x
+        ln_d = 0.5 * ln_d + 0.5 * _ln_distribution(model, params, probe)
+        x_new = _positive(net.linear_profile(np.exp(ln_d)))
+        change = np.max(np.abs(np.log(x_new / x_new.sum(axis=1, keepdims=True))
+                               - np.log(composition)))
+        x = x_new
+        if change < SUBSTITUTION_TOL:
+            break
     ln_x = np.log(x)
     ln_y, _ = model.log_organic(x, params)
     ln_x[~net.reachable] = PINNED_LN
@@ -384,25 +409,39 @@ def _starting_point(system, net, model, params, cascade, initial):
     return system.pack(ln_x, ln_y)
 
 
-def _saturated_distribution(net, model, params, loading, x_ref):
-    """Distribution ratios for a start in which the organic leaves every stage at ``loading``.
+def _positive(x):
+    floor = 1e-200 * max(float(np.max(np.abs(x))), 1e-100)
+    return np.maximum(x, floor)
 
-    The total metal carried by the aqueous then follows from the total balance alone,
-    (I - T_aq) G = q + (T_org - I) O L; where that leaves too little metal to saturate the organic,
-    the stage is treated as depleted. Each stage's D is the one that puts the feed-composition
-    aqueous at that total level in equilibrium with the saturated organic.
+
+def _ln_distribution(model, params, x):
+    x = np.maximum(x, 1e-300)
+    ln_y, _ = model.log_organic(x, params)
+    return ln_y - np.log(x)
+
+
+def _saturated_level(net, loading, x_ref):
+    """Total metal concentration of each stage's aqueous if the organic leaves every stage at ``loading``.
+
+    From the total balance alone: (T_aq F_aq - F_aq) X = -(q + (T_org F_org - F_org) L). Where that
+    leaves too little metal to saturate the organic, the stage is treated as nearly depleted.
     """
-    n = net.n
-    total_loads = net.loads.sum(axis=1)
-    organic_flux = net.flows[ORGANIC] * loading
     aq = net.mat[AQUEOUS].tocsc()
     org = net.mat[ORGANIC].tocsc()
-    # net.mat = T F - F, so (T - I) F G/F = mat @ (G/F)
-    level = spla.spsolve(aq, -(total_loads + org @ loading)) if n > 1 else \
-        np.atleast_1d(-(total_loads + org @ loading) / aq.toarray()[0, 0])
+    rhs = -(net.loads.sum(axis=1) + org @ loading)
+    level = spla.spsolve(aq, rhs) if net.n > 1 else rhs / aq.toarray()[0, 0]
     reference = max(float(x_ref.sum()), 1e-300)
-    level = np.maximum(np.asarray(level, dtype=float), 1e-6 * reference)
-    del organic_flux
-    x_stage = level[:, None] * (x_ref / reference)[None, :]
-    ln_y, _ = model.log_organic(np.maximum(x_stage, 1e-300), params)
-    return np.exp(ln_y) / np.maximum(x_stage, 1e-300)
+    return np.maximum(np.atleast_1d(np.asarray(level, dtype=float)), 1e-6 * reference)
+
+
+def newton_system(cascade: Cascade, initial=None):
+    """The log-variable residual system of ``cascade`` and its starting point (for baselines and tests).
+
+    Returns ``(system, u0)``; ``system.residual(u)`` gives ``(F, J)`` with J a scipy.sparse CSC matrix,
+    ``system.unpack(u)`` gives ``(ln x, ln y)`` of shape (N, C) each.
+    """
+    net = _Network(cascade)
+    params = cascade.model.prepare(net.conditions)
+    system = _NewtonSystem(net, cascade.model, params)
+    u0 = _warm_start(system, initial) if initial is not None else None
+    return system, (u0 if u0 is not None else _starting_point(system, cascade))

@@ -1,0 +1,118 @@
+"""Contract suite run against every registered equilibrium model.
+
+Each model must: give finite, positive organic concentrations for positive aqueous ones; ship an analytic
+Jacobian d ln y / d ln x that matches central finite differences; and conserve mass when used in a
+single-stage batch contact (checked through the engine).
+"""
+import numpy as np
+import pytest
+
+import sx_model
+from sx_model.equilibrium import REGISTRY, StageConditions, model_class
+
+COMPONENTS = ("La", "Ce", "Pr", "Nd")
+
+# One example configuration per model; adding a model to the registry without adding it here fails
+# test_every_model_has_an_example.
+EXAMPLES = {
+    "constant_d": {"model": "constant_d", "distribution": {"La": 0.2, "Ce": 0.9, "Pr": 2.0, "Nd": 3.1},
+                   "distribution_by_section": {"scrub": {"Nd": 1.5}}},
+    "separation_factor": {"model": "separation_factor",
+                          "separation_factors": {"La": 1.0, "Ce": 5.0, "Pr": 10.0, "Nd": 15.0},
+                          "capacity": "0.18 mol/L"},
+}
+
+
+def make(name, stages=6):
+    cls = model_class(name)
+    model = cls.from_config(EXAMPLES[name], COMPONENTS, "equilibrium", ["extraction", "scrub"])
+    sections = tuple(["extraction"] * (stages // 2) + ["scrub"] * (stages - stages // 2))
+    acid = np.zeros(stages)
+    acid[-1] = 1e-4
+    conditions = StageConditions(section=sections, aqueous_flow=np.full(stages, 1e-4),
+                                 organic_flow=np.full(stages, 2e-4), acid_inflow=acid)
+    return model, model.prepare(conditions)
+
+
+def sample_x(rng, stages):
+    # aqueous concentrations over six orders of magnitude [mol/m^3]
+    return 10 ** rng.uniform(-3, 3, size=(stages, len(COMPONENTS)))
+
+
+def test_every_model_has_an_example():
+    assert set(REGISTRY) == set(EXAMPLES)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_outputs_finite_and_positive(name):
+    model, params = make(name)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        x = sample_x(rng, 6)
+        y = model.organic(x, params)
+        assert y.shape == x.shape
+        assert np.all(np.isfinite(y)) and np.all(y >= 0)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_jacobian_matches_finite_differences(name):
+    model, params = make(name)
+    rng = np.random.default_rng(2)
+    h = 1e-6
+    for _ in range(10):
+        x = sample_x(rng, 6)
+        _, jac = model.log_organic(x, params)
+        for k in range(x.shape[1]):
+            up, down = x.copy(), x.copy()
+            up[:, k] *= np.exp(h)
+            down[:, k] *= np.exp(-h)
+            fd = (model.log_organic(up, params)[0] - model.log_organic(down, params)[0]) / (2 * h)
+            # central difference error O(h^2) ~ 1e-12 plus rounding ~ 1e-16/h ~ 1e-10
+            np.testing.assert_allclose(jac[:, :, k], fd, atol=1e-7, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_single_stage_batch_conserves_mass(name):
+    config = {
+        "name": "batch", "components": list(COMPONENTS), "equilibrium": EXAMPLES[name] | {},
+        "sections": {"extraction": {"stages": 1}},
+        "streams": {"organic": {"flow": "1 L/min"},
+                    "feed": {"phase": "aqueous", "flow": "1 L/min",
+                             "concentration": {"La": "0.1 mol/L", "Ce": "0.05 mol/L", "Pr": "20 g/L",
+                                               "Nd": "0.02 mol/L"}}},
+    }
+    config["equilibrium"] = {k: v for k, v in config["equilibrium"].items() if k != "distribution_by_section"}
+    result = sx_model.solve(sx_model.load_config(config))
+    assert result.mass_balance_error < 1e-12
+    fed = np.array([100.0, 50.0, 20e3 / 140.90766, 20.0])  # mol/m^3, Pr from 20 g/L / M(Pr)
+    out = (result.products["raffinate"].flow_m3_per_s * result.aqueous[0]
+           + result.products["loaded_organic"].flow_m3_per_s * result.organic[0])
+    np.testing.assert_allclose(out, fed * (1e-3 / 60), rtol=1e-12)
+
+
+def test_separation_factor_limits():
+    model, params = make("separation_factor")
+    # composition ratio is beta-weighted exactly: y_i / y_k = beta_i x_i / (beta_k x_k)
+    x = np.array([[10.0, 20.0, 30.0, 40.0]] * 6)
+    y = model.organic(x, params)
+    beta = np.array([1.0, 5.0, 10.0, 15.0])
+    np.testing.assert_allclose(y[:, 1] / y[:, 0], beta[1] * x[:, 1] / (beta[0] * x[:, 0]), rtol=1e-13)
+    # saturated: total loading is capacity (180 mol/m^3) times s / (c_half + s), s = sum(beta x) / max beta
+    # = (10 + 100 + 300 + 600) / 15 = 67.33 mol/m^3, default c_half = 1e-3 mol/m^3 -> 179.99733
+    s = 1010.0 / 15.0
+    c_half = 1e-3
+    np.testing.assert_allclose(y[:-1].sum(axis=1), 180.0 * s / (c_half + s), rtol=1e-13)
+    # the acid-fed stage carries capacity - acid / (3 Q_org): 180 - 1e-4 / (3 * 2e-4) = 179.833...
+    assert y[-1].sum() == pytest.approx((180.0 - 1e-4 / 6e-4) * s / (c_half + s), rel=1e-13)
+    # dilute limit: linear, D_i = L beta_i / (max beta * c_half)
+    # (sum(beta x) / c_half = 2e-6, so the linear limit holds to that)
+    tiny = np.full((6, 4), 1e-9)
+    d = model.organic(tiny, params) / tiny
+    np.testing.assert_allclose(d[0], 180.0 * beta / 15.0 / c_half, rtol=1e-5)
+
+
+def test_constant_d_section_override():
+    model, params = make("constant_d")
+    x = np.ones((6, 4))
+    y = model.organic(x, params)
+    assert y[0, 3] == pytest.approx(3.1) and y[-1, 3] == pytest.approx(1.5)
