@@ -58,17 +58,27 @@ def test_outputs_finite_and_positive(name):
 def test_jacobian_matches_finite_differences(name):
     model, params = make(name)
     rng = np.random.default_rng(2)
-    h = 1e-6
     for _ in range(10):
         x = sample_x(rng, 6)
-        _, jac = model.log_organic(x, params)
+        _, jac = model.equilibrium(x, params)
         for k in range(x.shape[1]):
+            h = 1e-6 * x[:, k]
             up, down = x.copy(), x.copy()
-            up[:, k] *= np.exp(h)
-            down[:, k] *= np.exp(-h)
-            fd = (model.log_organic(up, params)[0] - model.log_organic(down, params)[0]) / (2 * h)
-            # central difference error O(h^2) ~ 1e-12 plus rounding ~ 1e-16/h ~ 1e-10
-            np.testing.assert_allclose(jac[:, :, k], fd, atol=1e-7, rtol=1e-6)
+            up[:, k] += h
+            down[:, k] -= h
+            fd = (model.equilibrium(up, params)[0] - model.equilibrium(down, params)[0]) / (2 * h[:, None])
+            # central differences with a relative step of 1e-6: truncation O(1e-12), rounding
+            # O(1e-16 / 1e-6) relative to y / x
+            scale = np.abs(model.organic(x, params)) / x[:, k:k + 1] + 1e-300
+            np.testing.assert_allclose(jac[:, :, k] / scale, fd / scale, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_zero_aqueous_gives_zero_organic(name):
+    model, params = make(name)
+    x = np.zeros((6, 4))
+    y, jac = model.equilibrium(x, params)
+    assert np.all(y == 0) and np.all(np.isfinite(jac))
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

@@ -1,8 +1,8 @@
 """The interface every equilibrium model implements.
 
 A model maps the aqueous concentrations leaving each stage to the equilibrium organic concentrations,
-``y = f(x)``, stage by stage and vectorised over stages, and supplies the analytic Jacobian of
-``ln f`` with respect to ``ln x``. The steady-state and dynamic solvers only ever talk to this interface.
+``y = f(x)``, stage by stage and vectorised over stages, and supplies the analytic Jacobian
+``df/dx`` (C x C per stage). The steady-state and dynamic solvers only ever talk to this interface.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class EquilibriumModel:
     """Base class of equilibrium models.
 
     Subclasses set ``name`` and ``config_keys`` and implement :meth:`from_config`, :meth:`prepare`,
-    :meth:`log_organic` and :meth:`distribution_guess`. ``linear`` models (y = D x with D independent
+    :meth:`equilibrium` and :meth:`distribution_guess`. ``linear`` models (y = D x with D independent
     of the concentrations) also implement :meth:`distribution` and get the direct linear solve.
     """
 
@@ -57,31 +57,28 @@ class EquilibriumModel:
         """Precompute stage parameters; returns an opaque object passed back to the other methods."""
         raise NotImplementedError
 
-    def log_organic(self, x: np.ndarray, params):
-        """Equilibrium organic concentrations and their log-log Jacobian.
+    def equilibrium(self, x: np.ndarray, params):
+        """Equilibrium organic concentrations and their Jacobian.
 
         Parameters
         ----------
         x : numpy.ndarray
-            Aqueous concentrations, shape (N, C), all > 0 [mol/m^3].
+            Aqueous concentrations, shape (N, C), all >= 0 [mol/m^3].
         params
             What :meth:`prepare` returned.
 
         Returns
         -------
-        ln_y : numpy.ndarray
-            ln of the organic concentrations [ln(mol/m^3)], shape (N, C).
+        y : numpy.ndarray
+            Organic concentrations [mol/m^3], shape (N, C).
         jacobian : numpy.ndarray
-            d ln y_i / d ln x_k, shape (N, C, C) [-].
+            dy_i / dx_k [-], shape (N, C, C).
         """
         raise NotImplementedError
 
     def organic(self, x: np.ndarray, params) -> np.ndarray:
-        """Equilibrium organic concentrations [mol/m^3], shape (N, C); zero where x is zero."""
-        x = np.asarray(x, dtype=float)
-        safe = np.where(x > 0, x, 1.0)
-        ln_y, _ = self.log_organic(safe, params)
-        return np.where(x > 0, np.exp(ln_y), 0.0)
+        """Equilibrium organic concentrations [mol/m^3], shape (N, C)."""
+        return self.equilibrium(np.asarray(x, dtype=float), params)[0]
 
     def distribution_guess(self, x_reference: np.ndarray, params) -> np.ndarray:
         """Distribution ratios D [-], shape (N, C), for a linear starting profile."""

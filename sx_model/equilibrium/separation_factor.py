@@ -93,22 +93,27 @@ class SeparationFactor(EquilibriumModel):
                                          f"than the organic can carry ({PROTONS_PER_REE:g} x "
                                          f"{carried:.4g} mol/s REE); expected acid below 3 x capacity "
                                          f"x organic flow")
-        return {"loading": target, "beta": self._beta}
+        return {"loading": target, "beta": self._beta, "half": self.half_loading}
 
     def continuation(self, params, fraction):
-        """The same stages with separation factors beta^fraction (fraction 0: no separation) [-]."""
-        return {"loading": params["loading"], "beta": self._beta ** fraction}
+        """An easier problem on a path to this one: separation factors beta^t and a half-loading
+        concentration moved geometrically from the capacity (a gently saturating organic) to c_half;
+        t = ``fraction`` in [0, 1]."""
+        half = self.capacity ** (1.0 - fraction) * self.half_loading ** fraction
+        return {"loading": params["loading"], "beta": self._beta ** fraction, "half": half}
 
-    def log_organic(self, x, params):
+    def equilibrium(self, x, params):
         beta = params["beta"]
+        loading = params["loading"][:, None]
         weighted = x * beta
-        denom = self.half_loading + weighted.sum(axis=1)
-        ln_y = (np.log(params["loading"])[:, None] + np.log(beta)[None, :] + np.log(x)
-                - np.log(denom)[:, None])
+        denom = params["half"] + weighted.sum(axis=1)
+        scale = loading / denom[:, None]                      # (N, 1)
+        y = scale * weighted
         n, c = x.shape
-        share = weighted / denom[:, None]
-        jac = np.broadcast_to(np.eye(c), (n, c, c)) - share[:, None, :]
-        return ln_y, jac
+        # dy_i/dx_k = L beta_i delta_ik / d - L beta_i x_i beta_k / d^2
+        jac = (scale[:, :, None] * beta[None, :, None] * np.eye(c)[None, :, :]
+               - (y / denom[:, None])[:, :, None] * beta[None, None, :])
+        return y, jac
 
     def saturation_loading(self, params):
         return params["loading"]
@@ -116,7 +121,7 @@ class SeparationFactor(EquilibriumModel):
     def distribution_guess(self, x_reference, params):
         beta = params["beta"]
         s = float(np.dot(beta, x_reference))
-        return params["loading"][:, None] * beta[None, :] / (self.half_loading + s)
+        return params["loading"][:, None] * beta[None, :] / (params["half"] + s)
 
     def describe(self):
         return {"model": self.name,

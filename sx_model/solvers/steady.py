@@ -5,7 +5,8 @@ u = [ln x_1, ln y_1, ln x_2, ln y_2, ...] (stage-major, so the Jacobian is block
 battery and merely sparse with recycles). Equations per stage and component:
 
 - component balance  q_ji + sum_k (T_aq F_aq)_jk x_ki + sum_k (T_org F_org)_jk y_ki - F_aq,j x_ji - F_org,j y_ji = 0
-  (scaled by the component's total inflow, so it reads as a relative closure);
+  (scaled by the stage's own throughput of the component, so it reads as a relative error even for
+  trace components);
 - equilibrium        ln y_ji - ln f_i(x_j) = 0.
 
 Newton's method with the analytic sparse Jacobian (SuperLU) and an Armijo line search, started from
@@ -28,13 +29,11 @@ from ..cascade import Cascade
 from ..circuit import AQUEOUS, ORGANIC
 from ..errors import ConfigError, ConvergenceError
 
-#: Scaled residual (max norm) at which Newton stops [-]: relative to each component's inflow for
-#: balances, and a relative error in concentration for the equilibrium equations.
-TOLERANCE = 1e-11
-#: Largest change of any ln(concentration) in one Newton step [-] (a factor of e^8 ~ 3000).
-MAX_LOG_STEP = 8.0
-#: Concentration standing in for "none" in ln space for unreachable (stage, component) pairs [mol/m^3].
-PINNED_LN = -700.0
+#: Scaled residual (max norm) at which Newton stops [-]: relative to each component's total inflow
+#: for balances, relative to the largest inlet concentration for the equilibrium equations.
+TOLERANCE = 1e-12
+#: Bound on |ln D| in the substitution start [-] (keeps the linear solves well conditioned).
+LN_D_LIMIT = 60.0
 #: Mass-balance closure every converged result must meet [-].
 CLOSURE_LIMIT = 1e-9
 
@@ -68,6 +67,8 @@ class _Network:
             self.mat[phase] = (t @ sp.diags(flow) - sp.diags(flow)).tocoo()
         self.reachable = circuit.reachable()
         self.conditions = cascade.conditions(self.flows)
+        concentrations = [inlet.concentration.max() for inlet in circuit.inlets]
+        self.c_ref = max(max(concentrations, default=0.0), 1e-30)
 
     def balance(self, x, y):
         """Component balance of each stage [mol/s], shape (N, C)."""
@@ -104,75 +105,76 @@ class _Network:
 
 
 class _NewtonSystem:
-    """Residual and sparse Jacobian of the log-variable steady-state equations."""
+    """Residual and sparse Jacobian of the steady-state equations in scaled concentrations.
+
+    Unknowns u = c / c_ref, stage-major: [x_1, y_1, x_2, y_2, ...] with c_ref the largest inlet
+    concentration. Balance rows are divided by each component's total inflow (so they read as a
+    relative closure), equilibrium rows y - f(x) by c_ref.
+    """
 
     def __init__(self, net: _Network, model, params):
         self.net, self.model, self.params = net, model, params
         n, c = net.n, net.c
         self.size = 2 * n * c
-        stage_x = (np.arange(n)[:, None] * 2 * c + np.arange(c)[None, :])   # index of ln x_ji
-        stage_y = stage_x + c                                                  # index of ln y_ji
+        self.c_ref = net.c_ref
+        stage_x = (np.arange(n)[:, None] * 2 * c + np.arange(c)[None, :])   # index of x_ji
+        stage_y = stage_x + c                                                  # index of y_ji
         self.ix, self.iy = stage_x, stage_y
         aq, org = net.mat[AQUEOUS], net.mat[ORGANIC]
         rows, cols = [], []
-        # balance rows: d/d ln x_ki and d/d ln y_ki
+        # balance rows: d/d x_ki and d/d y_ki
         rows.append(stage_x[aq.row].ravel()); cols.append(stage_x[aq.col].ravel())
         rows.append(stage_x[org.row].ravel()); cols.append(stage_y[org.col].ravel())
-        # equilibrium rows: d/d ln y_ji (identity) and d/d ln x_jk (model Jacobian)
+        # equilibrium rows: d/d y_ji (identity) and d/d x_jk (model Jacobian)
         rows.append(stage_y.ravel()); cols.append(stage_y.ravel())
         rows.append(np.repeat(stage_y, c, axis=1).ravel())
         cols.append(np.tile(stage_x, (1, c)).ravel())
-        self._rows = np.concatenate(rows)
-        self._cols = np.concatenate(cols)
-        self._aq, self._org = aq, org
-        nnz = self._rows.size
-        template = sp.csc_matrix((np.arange(1, nnz + 1, dtype=float), (self._rows, self._cols)),
+        rows, cols = np.concatenate(rows), np.concatenate(cols)
+        nnz = rows.size
+        template = sp.csc_matrix((np.arange(1, nnz + 1, dtype=float), (rows, cols)),
                                  shape=(self.size, self.size))
         self._order = template.data.astype(np.int64) - 1
         self._indices, self._indptr = template.indices, template.indptr
-        # Pinned (unreachable) pairs: their equations become u = PINNED_LN.
+        # constant part of the Jacobian data (balances are linear)
+        self._balance_data = np.concatenate([
+            (aq.data[:, None] * self.c_ref / net.scale[None, :]).ravel(),
+            (org.data[:, None] * self.c_ref / net.scale[None, :]).ravel(),
+            np.ones(n * c)])
+        # Unreachable (stage, component) pairs stay at zero: their equations become u = 0.
         pinned = ~net.reachable
         self.pinned_rows = np.concatenate([stage_x[pinned], stage_y[pinned]])
         self.has_pins = self.pinned_rows.size > 0
         if self.has_pins:
             row_pinned = np.zeros(self.size, dtype=bool)
             row_pinned[self.pinned_rows] = True
-            self._zero_entries = row_pinned[self._rows]
-            self._diag_entries = self._zero_entries & (self._rows == self._cols)
-        inv = 1.0 / net.scale
-        self._inv_scale = inv
+            self._zero_entries = row_pinned[rows]
+            self._diag_entries = self._zero_entries & (rows == cols)
 
     def unpack(self, u):
+        """Concentrations (x, y) [mol/m^3], each (N, C), from the unknown vector."""
         n, c = self.net.n, self.net.c
-        block = u.reshape(n, 2, c)
+        block = u.reshape(n, 2, c) * self.c_ref
         return block[:, 0, :], block[:, 1, :]
 
-    def pack(self, ln_x, ln_y):
+    def pack(self, x, y):
+        """Unknown vector from concentrations (x, y) [mol/m^3]."""
         n, c = self.net.n, self.net.c
         u = np.empty((n, 2, c))
-        u[:, 0, :] = ln_x
-        u[:, 1, :] = ln_y
-        return u.ravel()
+        u[:, 0, :] = x
+        u[:, 1, :] = y
+        return u.ravel() / self.c_ref
 
     def residual(self, u, with_jacobian=True):
+        """Scaled residual and (optionally) its sparse Jacobian at ``u``; returns ``(res, jac)``."""
         net = self.net
-        ln_x, ln_y = self.unpack(u)
-        x, y = np.exp(ln_x), np.exp(ln_y)
-        ln_f, jac_f = self.model.log_organic(x, self.params)
-        f_bal = net.balance(x, y) * self._inv_scale
-        f_eq = ln_y - ln_f
-        res = self.pack(f_bal, f_eq)
+        x, y = self.unpack(u)
+        f, dfdx = self.model.equilibrium(x, self.params)
+        res = self.pack(net.balance(x, y) / net.scale * self.c_ref, y - f)
         if self.has_pins:
-            res[self.pinned_rows] = u[self.pinned_rows] - PINNED_LN
+            res[self.pinned_rows] = u[self.pinned_rows]
         if not with_jacobian:
             return res, None
-        aq, org, inv = self._aq, self._org, self._inv_scale
-        data = np.concatenate([
-            (aq.data[:, None] * x[aq.col] * inv).ravel(),
-            (org.data[:, None] * y[org.col] * inv).ravel(),
-            np.ones(net.n * net.c),
-            (-jac_f).ravel(),
-        ])
+        data = np.concatenate([self._balance_data, (-dfdx).ravel()])
         if self.has_pins:
             data[self._zero_entries] = 0.0
             data[self._diag_entries] = 1.0
@@ -180,9 +182,24 @@ class _NewtonSystem:
                             shape=(self.size, self.size))
         return res, jac
 
+    def holdup_matrix(self):
+        """d(stage holdup)/du for the balance rows, with one unit of residence time per phase [s]."""
+        if getattr(self, "_holdup", None) is None:
+            net, size = self.net, self.size
+            rows = np.concatenate([self.ix.ravel(), self.ix.ravel()])
+            cols = np.concatenate([self.ix.ravel(), self.iy.ravel()])
+            vals = np.concatenate([
+                (net.flows[AQUEOUS][:, None] * self.c_ref / net.scale[None, :]).ravel(),
+                (net.flows[ORGANIC][:, None] * self.c_ref / net.scale[None, :]).ravel()])
+            if self.has_pins:
+                keep = ~np.isin(rows, self.pinned_rows)
+                rows, cols, vals = rows[keep], cols[keep], vals[keep]
+            self._holdup = sp.csc_matrix((vals, (rows, cols)), shape=(size, size))
+        return self._holdup
+
     def worst(self, res):
         k = int(np.argmax(np.abs(res)))
-        n, c = self.net.n, self.net.c
+        c = self.net.c
         stage, rest = divmod(k, 2 * c)
         kind, comp = divmod(rest, c)
         return stage, comp, ("balance" if kind == 0 else "equilibrium")
@@ -193,12 +210,16 @@ def _factor(jac):
 
 
 def _newton(system: _NewtonSystem, u, *, max_iter=60, tol=TOLERANCE):
-    """Damped Newton with Armijo backtracking. Returns (u, res, iterations, ok)."""
+    """Damped Newton with Armijo backtracking, kept in the non-negative orthant by projection.
+
+    Returns (u, res, iterations, ok). On convergence one more full step is taken when it does not
+    increase the residual, which puts the balances at round-off.
+    """
     res, jac = system.residual(u)
     norm = np.max(np.abs(res))
-    merit = 0.5 * float(res @ res)
     for it in range(1, max_iter + 1):
         if norm < tol:
+            u, res = _polish(system, u, res, jac)
             return u, res, it - 1, True
         try:
             step = _factor(jac).solve(-res)
@@ -206,24 +227,67 @@ def _newton(system: _NewtonSystem, u, *, max_iter=60, tol=TOLERANCE):
             return u, res, it, False
         if not np.all(np.isfinite(step)):
             return u, res, it, False
-        biggest = np.max(np.abs(step))
-        if biggest > MAX_LOG_STEP:
-            step *= MAX_LOG_STEP / biggest
+        merit = 0.5 * float(res @ res)
         alpha = 1.0
         while True:
-            trial = u + alpha * step
+            trial = np.maximum(u + alpha * step, 0.0)
             t_res, _ = system.residual(trial, with_jacobian=False)
             t_merit = 0.5 * float(t_res @ t_res)
             if np.isfinite(t_merit) and t_merit <= (1.0 - 1e-4 * alpha) * merit:
                 break
             alpha *= 0.5
-            if alpha < 1.0 / 1024:
+            if alpha < 1.0 / 4096:
                 return u, res, it, False
         u = trial
         res, jac = system.residual(u)
         norm = np.max(np.abs(res))
-        merit = 0.5 * float(res @ res)
     return u, res, max_iter, norm < tol
+
+
+def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=2000, tol=TOLERANCE):
+    """Pseudo-transient continuation: implicit-Euler steps of the stage holdups in pseudo time.
+
+    d(holdup)/dt = balance residual, equilibrium held at every step, so a step solves
+    (J - M/dt) du = -F. The time step grows as the residual falls (switched evolution relaxation)
+    and shrinks when a step fails; as dt grows the steps become Newton steps. Slower than Newton,
+    but it follows the physical approach to steady state, so it does not need a good start.
+    """
+    holdup = system.holdup_matrix()
+    res, jac = system.residual(u)
+    norm = float(np.linalg.norm(res))
+    dt = 1e-2
+    for it in range(1, max_iter + 1):
+        if np.max(np.abs(res)) < tol:
+            u, res = _polish(system, u, res, jac)
+            return u, res, it - 1, True
+        try:
+            step = _factor((jac - holdup / dt).tocsc()).solve(-res)
+        except RuntimeError:
+            dt *= 0.1
+            continue
+        trial = np.maximum(u + step, 0.0)
+        t_res, t_jac = system.residual(trial)
+        t_norm = float(np.linalg.norm(t_res))
+        if not np.isfinite(t_norm) or t_norm > 2.0 * norm:
+            dt *= 0.2
+            if dt < 1e-12:
+                return u, res, it, False
+            continue
+        dt = min(dt * min(max(norm / t_norm, 0.5), 10.0) * 1.5, 1e20)
+        u, res, jac, norm = trial, t_res, t_jac, t_norm
+    return u, res, max_iter, False
+
+
+def _polish(system, u, res, jac):
+    """One extra Newton step from a converged point if it does not make things worse."""
+    try:
+        trial = np.maximum(u + _factor(jac).solve(-res), 0.0)
+    except RuntimeError:
+        return u, res
+    t_res, _ = system.residual(trial, with_jacobian=False)
+    if np.all(np.isfinite(t_res)) and np.max(np.abs(t_res)) <= np.max(np.abs(res)):
+        return trial, t_res
+    return u, res
 
 
 def solve(cascade: Cascade, *, initial=None, tol: float = TOLERANCE, max_iter: int = 60):
@@ -267,10 +331,7 @@ def solve(cascade: Cascade, *, initial=None, tol: float = TOLERANCE, max_iter: i
         system = _NewtonSystem(net, model, params)
         u, res, iterations, method = _solve_nonlinear(system, cascade, initial, tol, max_iter)
         res_norm = float(np.max(np.abs(res)))
-        ln_x, ln_y = system.unpack(u)
-        x, y = np.exp(ln_x), np.exp(ln_y)
-        x[~net.reachable] = 0.0
-        y[~net.reachable] = 0.0
+        x, y = system.unpack(u)
         converged = True
     feeds = cascade.feed_totals()
     out = net.outlet_totals(cascade, x, y)
@@ -300,12 +361,18 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
             if ok:
                 return u, res, total, "newton (warm start)"
             best = (u, res)
-    u0 = _starting_point(system, cascade)
-    u, res, it, ok = _newton(system, u0, max_iter=max_iter, tol=tol)
+    for u0 in _starting_points(system, cascade):
+        u, res, it, ok = _newton(system, u0, max_iter=max_iter, tol=tol)
+        total += it
+        if ok:
+            return u, res, total, "newton"
+        if best is None or np.max(np.abs(res)) < np.max(np.abs(best[1])):
+            best = (u, res)
+    u, res, it, ok = _pseudo_transient(system, _starting_points(system, cascade)[0], tol=tol)
     total += it
     if ok:
-        return u, res, total, "newton"
-    if best is None or np.max(np.abs(res)) < np.max(np.abs(best[1])):
+        return u, res, total, "pseudo-transient"
+    if np.max(np.abs(res)) < np.max(np.abs(best[1])):
         best = (u, res)
     if model.continuation(params, 0.0) is not None:
         u, res, it, ok = _continuation(system, cascade, tol, max_iter)
@@ -327,9 +394,12 @@ def _continuation(system: _NewtonSystem, cascade, tol, max_iter):
     model, params = system.model, system.params
     fraction, step, total = 0.0, 0.25, 0
     system.params = model.continuation(params, 0.0)
-    u, res, it, ok = _newton(system, _starting_point(system, cascade), max_iter=max_iter, tol=tol)
-    total += it
-    if not ok:
+    for u0 in _starting_points(system, cascade):
+        u, res, it, ok = _newton(system, u0, max_iter=max_iter, tol=tol)
+        total += it
+        if ok:
+            break
+    else:
         return u, res, total, False
     while fraction < 1.0:
         target = min(1.0, fraction + step)
@@ -352,12 +422,8 @@ def _warm_start(system, initial):
     aqueous = getattr(initial, "aqueous", None)
     if aqueous is None or aqueous.shape != (n, c):
         return None
-    x0 = np.maximum(initial.aqueous, 1e-300)
-    y0 = np.maximum(initial.organic, 1e-300)
-    ln_x, ln_y = np.log(x0), np.log(y0)
-    ln_x[~system.net.reachable] = PINNED_LN
-    ln_y[~system.net.reachable] = PINNED_LN
-    return system.pack(ln_x, ln_y)
+    reach = system.net.reachable
+    return system.pack(np.where(reach, initial.aqueous, 0.0), np.where(reach, initial.organic, 0.0))
 
 
 #: Successive-substitution passes on the distribution ratios used to build a starting point [-].
@@ -366,13 +432,23 @@ SUBSTITUTION_PASSES = 30
 SUBSTITUTION_TOL = 1e-3
 
 
-def _starting_point(system: _NewtonSystem, cascade):
+def _starting_points(system: _NewtonSystem, cascade):
+    """Starting points, best first: successive substitution with and without saturation levels."""
+    starts = [_starting_point(system, cascade, saturate=True)]
+    if system.model.saturation_loading(system.params) is not None:
+        starts.append(_starting_point(system, cascade, saturate=False))
+        norms = [np.max(np.abs(system.residual(u, with_jacobian=False)[0])) for u in starts]
+        starts = [starts[k] for k in np.argsort(norms)]
+    return starts
+
+
+def _starting_point(system: _NewtonSystem, cascade, saturate=True):
     """A start from successive substitution on the distribution ratios (the classical K-value method).
 
     Each pass fixes D = f(x)/x per stage and component, solves the now linear cascade exactly (one
-    sparse LU), and updates D (damped in ln D). For models that saturate the organic, the total metal
-    level of each stage is taken from the total balance (the theta-method normalisation), which keeps the
-    iteration from running away where the organic is loaded to capacity.
+    sparse LU), and updates D (damped in ln D). For models that saturate the organic (and with
+    ``saturate``), the total metal level of each stage is taken from the total balance (the theta-method
+    normalisation), which keeps the iteration from running away where the organic is loaded to capacity.
     """
     net, model, params = system.net, system.model, system.params
     c = net.c
@@ -384,40 +460,40 @@ def _starting_point(system: _NewtonSystem, cascade):
             q_aq += inlet.flow
     x_ref = aq_in / q_aq if q_aq > 0 and aq_in.sum() > 0 else \
         cascade.feed_totals() / net.flows[AQUEOUS].mean()
-    loading = model.saturation_loading(params)
+    loading = model.saturation_loading(params) if saturate else None
     level = _saturated_level(net, loading, x_ref) if loading is not None else None
     if level is not None:
         composition = np.tile(x_ref / x_ref.sum(), (net.n, 1))
         ln_d = _ln_distribution(model, params, level[:, None] * composition)
     else:
         ln_d = np.log(np.maximum(model.distribution_guess(x_ref, params), 1e-300))
+    ln_d = np.clip(ln_d, -LN_D_LIMIT, LN_D_LIMIT)
     x = _positive(net.linear_profile(np.exp(ln_d)))
     for _ in range(SUBSTITUTION_PASSES):
         composition = x / x.sum(axis=1, keepdims=True)
         probe = level[:, None] * composition if level is not None else x
-        ln_d = 0.5 * ln_d + 0.5 * _ln_distribution(model, params, probe)
+        ln_d = np.clip(0.5 * ln_d + 0.5 * _ln_distribution(model, params, probe), -LN_D_LIMIT,
+                       LN_D_LIMIT)
         x_new = _positive(net.linear_profile(np.exp(ln_d)))
         change = np.max(np.abs(np.log(x_new / x_new.sum(axis=1, keepdims=True))
                                - np.log(composition)))
         x = x_new
         if change < SUBSTITUTION_TOL:
             break
-    ln_x = np.log(x)
-    ln_y, _ = model.log_organic(x, params)
-    ln_x[~net.reachable] = PINNED_LN
-    ln_y[~net.reachable] = PINNED_LN
-    return system.pack(ln_x, ln_y)
+    x = np.where(net.reachable, x, 0.0)
+    y, _ = model.equilibrium(x, params)
+    return system.pack(x, np.where(net.reachable, y, 0.0))
 
 
 def _positive(x):
-    floor = 1e-200 * max(float(np.max(np.abs(x))), 1e-100)
+    floor = 1e-30 * max(float(np.max(np.abs(x))), 1e-100)
     return np.maximum(x, floor)
 
 
 def _ln_distribution(model, params, x):
-    x = np.maximum(x, 1e-300)
-    ln_y, _ = model.log_organic(x, params)
-    return ln_y - np.log(x)
+    x = np.maximum(x, 1e-200)
+    y, _ = model.equilibrium(x, params)
+    return np.log(np.maximum(y, 1e-300)) - np.log(x)
 
 
 def _saturated_level(net, loading, x_ref):
@@ -437,11 +513,11 @@ def _saturated_level(net, loading, x_ref):
 def newton_system(cascade: Cascade, initial=None):
     """The log-variable residual system of ``cascade`` and its starting point (for baselines and tests).
 
-    Returns ``(system, u0)``; ``system.residual(u)`` gives ``(F, J)`` with J a scipy.sparse CSC matrix,
+    Returns ``(system, u0)``; ``system.residual(u)`` gives ``(F, J, row_scale)`` with J a scipy.sparse CSC matrix,
     ``system.unpack(u)`` gives ``(ln x, ln y)`` of shape (N, C) each.
     """
     net = _Network(cascade)
     params = cascade.model.prepare(net.conditions)
     system = _NewtonSystem(net, cascade.model, params)
     u0 = _warm_start(system, initial) if initial is not None else None
-    return system, (u0 if u0 is not None else _starting_point(system, cascade))
+    return system, (u0 if u0 is not None else _starting_points(system, cascade)[0])
