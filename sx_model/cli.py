@@ -12,7 +12,7 @@ import sys
 EXAMPLES = """examples:
   sx-model run configs/prnd_p507.yaml
   sx-model run configs/prnd_p507.yaml --format json --out results/ --plot profile.png
-  sx-model validate configs/ree16_group_split.yaml
+  sx-model validate configs/ree_group_split.yaml
 """
 
 
