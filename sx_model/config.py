@@ -121,7 +121,7 @@ def build_cascade(data: Mapping) -> Cascade:
     if "model" not in eq:
         raise ConfigError("equilibrium.model", f"required; one of {', '.join(REGISTRY)}")
     model_name = eq["model"]
-    if model_name not in REGISTRY:
+    if not isinstance(model_name, str) or model_name not in REGISTRY:
         raise ConfigError("equilibrium.model", f"unknown model {model_name!r}; expected one of "
                                                f"{', '.join(REGISTRY)}")
     cls = model_class(model_name)

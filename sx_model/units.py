@@ -52,6 +52,7 @@ def registry():
     return ureg
 
 
+_NUMBER_START = re.compile(r"^\s*[-+]?(\d|\.\d)")
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
@@ -71,12 +72,14 @@ def parse_quantity(value, key: str):
     text = value.replace("^", "**")
     try:
         quantity = ureg.Quantity(text)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
-            AttributeError, TypeError, SyntaxError, KeyError, AssertionError) as exc:
+    except Exception as exc:   # pint raises many kinds (tokenize errors, ZeroDivisionError, ...)
         raise ConfigError(key, f"cannot read {value!r} as a quantity ({type(exc).__name__}); "
                                "expected a number followed by units such as '2 L/min'") from None
     if not isinstance(quantity, ureg.Quantity):
         raise ConfigError(key, f"{value!r} has no unit; expected a value with units")
+    if not _NUMBER_START.match(text):
+        raise ConfigError(key, f"{value!r} has no number; expected a number followed by units such as "
+                               "'2 L/min'")
     if quantity.dimensionless and not quantity.unitless:
         return quantity
     if quantity.unitless:
