@@ -10,7 +10,6 @@ import pathlib
 import re
 import subprocess
 import sys
-import tokenize
 
 import pytest
 import yaml
