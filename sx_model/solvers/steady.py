@@ -372,7 +372,7 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
             return u, res, total, "newton+continuation"
         if np.max(np.abs(res)) < np.max(np.abs(best[1])):
             best = (u, res)
-    u, res, it, ok = _pseudo_transient(system, _starting_points(system, cascade)[0], tol=tol)
+    u, res, it, ok = _pseudo_transient(system, next(_starting_points(system, cascade)), tol=tol)
     total += it
     if ok:
         return u, res, total, "pseudo-transient"
@@ -385,32 +385,74 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
                            worst_component=f"{cascade.components[comp]} {kind}", iterations=total)
 
 
+#: Newton iterations allowed per continuation step before the step is shortened [-].
+CONTINUATION_NEWTON_ITER = 12
+#: Residual to which intermediate continuation points are solved [-] (the last one to ``tol``).
+CONTINUATION_TOL = 1e-7
+
+
 def _continuation(system: _NewtonSystem, cascade, tol, max_iter):
-    """Follow the model's homotopy (fraction 0 -> 1) with warm-started Newton solves."""
+    """Follow the model's homotopy (fraction 0 -> 1) with predictor-corrector steps.
+
+    Predictor: the tangent du/dt = -J^-1 dF/dt (dF/dt by a forward difference in t); corrector:
+    Newton. Steps grow by 1.5 after a success and halve after a failure.
+    """
     model, params = system.model, system.params
-    fraction, step, total = 0.0, 0.25, 0
-    system.params = model.continuation(params, 0.0)
+
+    def at(fraction):
+        return params if fraction >= 1.0 else model.continuation(params, fraction)
+
+    fraction, step, total = 0.0, 0.2, 0
+    system.params = at(0.0)
     for u0 in _starting_points(system, cascade):
-        u, res, it, ok = _newton(system, u0, max_iter=max_iter, tol=tol)
+        u, res, it, ok = _newton(system, u0, max_iter=max_iter, tol=CONTINUATION_TOL)
         total += it
         if ok:
             break
     else:
         return u, res, total, False
+    tangent = _tangent(system, u, at, fraction)
     while fraction < 1.0:
         target = min(1.0, fraction + step)
-        system.params = params if target == 1.0 else model.continuation(params, target)
-        trial, t_res, it, ok = _newton(system, u, max_iter=max_iter, tol=tol)
+        system.params = at(target)
+        start = u
+        if tangent is not None:
+            predicted = np.maximum(u + (target - fraction) * tangent, 0.0)
+            r_pred = system.residual(predicted, with_jacobian=False)[0]
+            r_plain = system.residual(u, with_jacobian=False)[0]
+            if np.all(np.isfinite(r_pred)) and r_pred @ r_pred < r_plain @ r_plain:
+                start = predicted
+        goal = tol if target >= 1.0 else CONTINUATION_TOL
+        trial, t_res, it, ok = _newton(system, start, max_iter=CONTINUATION_NEWTON_ITER, tol=goal)
         total += it
         if ok:
             u, res, fraction = trial, t_res, target
-            step *= 1.5
+            step = min(step * 1.5, 1.0)
+            tangent = _tangent(system, u, at, fraction) if fraction < 1.0 else None
         else:
             step *= 0.5
-            if step < 1.0 / 512:
+            if step < 1.0 / 1024:
                 system.params = params
                 return trial, t_res, total, False
+    if np.max(np.abs(res)) >= tol:   # reached t = 1 only to the intermediate tolerance
+        u, res, it, ok = _newton(system, u, max_iter=max_iter, tol=tol)
+        total += it
+        return u, res, total, ok
     return u, res, total, True
+
+
+def _tangent(system, u, at, fraction, h=1e-4):
+    """du/dt along the homotopy at a solved point (None if the Jacobian cannot be factored)."""
+    saved = system.params
+    res0, jac = system.residual(u)
+    system.params = at(min(fraction + h, 1.0))
+    res1, _ = system.residual(u, with_jacobian=False)
+    system.params = saved
+    try:
+        tangent = _factor(jac).solve(-(res1 - res0) / h)
+    except RuntimeError:
+        return None
+    return tangent if np.all(np.isfinite(tangent)) else None
 
 
 def _warm_start(system, initial):
@@ -422,19 +464,17 @@ def _warm_start(system, initial):
 
 
 #: Successive-substitution passes on the distribution ratios used to build a starting point [-].
-SUBSTITUTION_PASSES = 30
+SUBSTITUTION_PASSES = 5
 #: Change of ln(composition) below which the substitution start stops [-].
 SUBSTITUTION_TOL = 1e-3
 
 
 def _starting_points(system: _NewtonSystem, cascade):
-    """Starting points, best first: successive substitution with and without saturation levels."""
-    starts = [_starting_point(system, cascade, saturate=True)]
+    """Starting points, built lazily: substitution with saturation levels (for models that saturate
+    the organic), then plain substitution."""
+    yield _starting_point(system, cascade, saturate=True)
     if system.model.saturation_loading(system.params) is not None:
-        starts.append(_starting_point(system, cascade, saturate=False))
-        norms = [np.max(np.abs(system.residual(u, with_jacobian=False)[0])) for u in starts]
-        starts = [starts[k] for k in np.argsort(norms)]
-    return starts
+        yield _starting_point(system, cascade, saturate=False)
 
 
 def _starting_point(system: _NewtonSystem, cascade, saturate=True):
@@ -513,4 +553,4 @@ def newton_system(cascade: Cascade, initial=None):
     params = cascade.model.prepare(net.conditions)
     system = _NewtonSystem(net, cascade.model, params)
     u0 = _warm_start(system, initial) if initial is not None else None
-    return system, (u0 if u0 is not None else _starting_points(system, cascade)[0])
+    return system, (u0 if u0 is not None else next(_starting_points(system, cascade)))
