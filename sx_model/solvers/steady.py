@@ -32,6 +32,8 @@ from ..errors import ConfigError, ConvergenceError
 #: Scaled residual (max norm) at which Newton stops [-]: relative to each component's total inflow
 #: for balances, relative to the largest inlet concentration for the equilibrium equations.
 TOLERANCE = 1e-12
+#: Line-search failures after which Newton still takes the shortest step (at most this many) [-].
+WATCHDOG_STEPS = 4
 #: Bound on |ln D| in the substitution start [-] (keeps the linear solves well conditioned).
 LN_D_LIMIT = 60.0
 #: Mass-balance closure every converged result must meet [-].
@@ -214,6 +216,7 @@ def _newton(system: _NewtonSystem, u, *, max_iter=60, tol=TOLERANCE):
     """
     res, jac = system.residual(u)
     norm = np.max(np.abs(res))
+    best, forced = (u, res, norm), 0
     for it in range(1, max_iter + 1):
         if norm < tol:
             u, res = _polish(system, u, res, jac)
@@ -234,11 +237,22 @@ def _newton(system: _NewtonSystem, u, *, max_iter=60, tol=TOLERANCE):
                 break
             alpha *= 0.5
             if alpha < 1.0 / 4096:
-                return u, res, it, False
+                # Watchdog: accept the shortest step a few times (far from the solution the merit
+                # function can block the way to a region where full steps work), keeping the best.
+                forced += 1
+                if forced > WATCHDOG_STEPS:
+                    return best[0], best[1], it, False
+                break
         u = trial
         res, jac = system.residual(u)
         norm = np.max(np.abs(res))
-    return u, res, max_iter, norm < tol
+        if not np.isfinite(norm):
+            return best[0], best[1], it, False
+        if norm < best[2]:
+            best = (u, res, norm)
+    if norm < tol:
+        return u, res, max_iter, True
+    return best[0], best[1], max_iter, False
 
 
 def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=2000, tol=TOLERANCE):
