@@ -13,6 +13,10 @@ EXAMPLES = """examples:
   sx-model run configs/prnd_p507.yaml
   sx-model run configs/prnd_p507.yaml --format json --out results/ --plot profile.png
   sx-model validate configs/ree_group_split.yaml
+  sx-model design configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999
+  sx-model sweep configs/prnd_p507.yaml --vary sections.scrub.stages=10:60:5 --plot sweep.png
+  sx-model curve configs/prnd_p507.yaml --stages 30:90:10 --target loaded_organic=0.999
+  sx-model compare configs/prnd_p507.yaml other.yaml --vary streams.organic.flow=40:50:1 L/min
 """
 
 
@@ -42,6 +46,41 @@ def _parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a config without solving it",
                               epilog="example: sx-model validate configs/prnd_p507.yaml")
     validate.add_argument("config", help="YAML config file")
+
+    target_help = ("PRODUCT=purity[,recovery], e.g. loaded_organic=0.999,0.99 (repeat per product; "
+                   "a product without a target gets purity 0.99)")
+    des = sub.add_parser("design", help="design a cascade for target purities and check it by simulation",
+                         epilog="example: sx-model design configs/prnd_p507.yaml "
+                                "--target loaded_organic=0.999 --target raffinate=0.999 --write d.yaml")
+    des.add_argument("config", help="YAML config (separation_factor model, two products)")
+    des.add_argument("--target", action="append", required=True, help=target_help)
+    des.add_argument("--write", metavar="FILE", help="write the checked design as a YAML config")
+    output_options(des, "not used by design")
+
+    swp = sub.add_parser("sweep", help="solve a config over ranges of values",
+                         epilog="example: sx-model sweep configs/prnd_p507.yaml "
+                                "--vary sections.scrub.stages=10:60:5 --format csv")
+    swp.add_argument("config", help="YAML config file")
+    swp.add_argument("--vary", action="append", required=True, metavar="KEY=SPEC",
+                     help="dotted config path and values: start:stop[:step] [unit] (stop included) or "
+                          "a comma list; repeat for a grid")
+    output_options(swp, "write purity and recovery of every product against the varied value")
+
+    crv = sub.add_parser("curve", help="best purity against total stage count (best split, design flows)",
+                         epilog="example: sx-model curve configs/prnd_p507.yaml --stages 30:90:10 "
+                                "--target loaded_organic=0.999 --target raffinate=0.999")
+    crv.add_argument("config", help="YAML config (separation_factor model, two products)")
+    crv.add_argument("--stages", required=True, metavar="SPEC", help="total stage counts, start:stop[:step]")
+    crv.add_argument("--target", action="append", default=[], help=target_help)
+    output_options(crv, "write impurity of each product against total stage count")
+
+    cmp_ = sub.add_parser("compare", help="overlay results of several configs",
+                          epilog="example: sx-model compare a.yaml b.yaml "
+                                 "--vary sections.scrub.stages=10:40:5 --plot compare.png")
+    cmp_.add_argument("configs", nargs="+", help="YAML config files")
+    cmp_.add_argument("--vary", action="append", default=[], metavar="KEY=SPEC",
+                      help="sweep each config over these values (else: one run each)")
+    output_options(cmp_, "overlay purity/recovery curves of all configs")
     return parser
 
 
@@ -52,7 +91,8 @@ def main(argv=None) -> int:
     from .errors import ConfigError, ConvergenceError, SxModelError
 
     try:
-        handler = {"run": _cmd_run, "validate": _cmd_validate}[args.command]
+        handler = {"run": _cmd_run, "validate": _cmd_validate, "design": _cmd_design,
+                   "sweep": _cmd_sweep, "curve": _cmd_curve, "compare": _cmd_compare}[args.command]
         return handler(args)
     except ConfigError as exc:
         print(f"sx-model: error: {exc}", file=sys.stderr)
@@ -62,6 +102,9 @@ def main(argv=None) -> int:
         return 1
     except SxModelError as exc:
         print(f"sx-model: error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:     # theory.InfeasibleDesign: the targets cannot be met
+        print(f"sx-model: infeasible: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("sx-model: interrupted", file=sys.stderr)
@@ -151,3 +194,129 @@ def write_files(directory, files: dict):
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+
+def _targets(args, config_path):
+    from .design import Targets, _Problem, parse_target
+    from .config import read_yaml
+
+    problem = _Problem(read_yaml(config_path))
+    given = {}
+    for text in args.target:
+        name, purity, recovery = parse_target(text)
+        if name not in (problem.organic_name, problem.raffinate_name):
+            from .errors import ConfigError
+
+            raise ConfigError("--target", f"{name!r} is not a product of this cascade; expected "
+                                          f"{problem.organic_name} or {problem.raffinate_name}")
+        given[name] = (purity, recovery)
+    pa, ra = given.get(problem.organic_name, (0.99, None))
+    pb, rb = given.get(problem.raffinate_name, (0.99, None))
+    return Targets(pa, pb, ra, rb)
+
+
+def _cmd_design(args) -> int:
+    import json
+
+    from .design import design
+
+    _check_output_targets(args)
+    targets = _targets(args, args.config)
+    result = design(args.config, targets)
+    files = {"design.json": json.dumps(result.to_dict(), indent=2, default=float) + "\n",
+             "design.csv": result.to_csv(), "design.yaml": result.to_yaml()}
+    _emit_named(args, files, "design.json", "design.csv", result.table)
+    if args.write:
+        write_files(os.path.dirname(os.path.abspath(args.write)),
+                    {os.path.basename(args.write): result.to_yaml()})
+    return 0 if result.met else 1
+
+
+def _cmd_sweep(args) -> int:
+    import json
+
+    from .sweep import parse_vary, sweep
+
+    _check_output_targets(args)
+    vary = [parse_vary(v) for v in args.vary]
+    from .config import load_config
+
+    load_config(args.config)   # bad input fails here, before any point runs
+    result = sweep(args.config, vary)
+    files = {"sweep.json": json.dumps(result.to_dict(), indent=2) + "\n", "sweep.csv": result.to_csv()}
+    _emit_named(args, files, "sweep.json", "sweep.csv", result.table)
+    if args.plot:
+        result.plot(path=args.plot)
+    return 0
+
+
+def _cmd_curve(args) -> int:
+    import json
+
+    from .design import curve
+    from .sweep import parse_vary
+
+    _check_output_targets(args)
+    _, totals = parse_vary(f"stages={args.stages}")
+    result = curve(args.config, _targets(args, args.config), totals)
+    files = {"curve.json": json.dumps(result.to_dict(), indent=2) + "\n", "curve.csv": result.to_csv()}
+    _emit_named(args, files, "curve.json", "curve.csv", result.table)
+    if args.plot:
+        result.plot(path=args.plot)
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    import json
+
+    from .config import load_config, read_yaml
+    from .solvers.steady import solve
+    from .sweep import parse_vary, sweep
+
+    _check_output_targets(args)
+    vary = [parse_vary(v) for v in args.vary]
+    for path in args.configs:
+        load_config(path)
+    if vary:
+        sweeps = [(os.path.basename(p), sweep(read_yaml(p), vary)) for p in args.configs]
+        data = {label: s.to_dict() for label, s in sweeps}
+        csv_text = "".join(f"# {label}\n" + s.to_csv() for label, s in sweeps)
+        table = lambda: "\n\n".join(s.table() for _, s in sweeps)  # noqa: E731
+        files = {"compare.json": json.dumps(data, indent=2) + "\n", "compare.csv": csv_text}
+        _emit_named(args, files, "compare.json", "compare.csv", table)
+        if args.plot:
+            from .plotting import plot_sweep
+
+            plot_sweep(sweeps, path=args.plot)
+        return 0
+    rows, data = [], {}
+    for path in args.configs:
+        result = solve(load_config(path))
+        data[os.path.basename(path)] = result.to_dict()
+        for name, p in result.products.items():
+            rows.append((os.path.basename(path), result.stages, name, p.purity, p.recovery))
+    lines = [f"{'config':<28} {'stages':>6} {'product':<18} {'purity':>12} {'recovery':>12}"]
+    csv_lines = ["config,stages,product,purity,recovery"]
+    for cfg, n, name, pur, rec in rows:
+        fmt = (lambda v: "-" if v is None else f"{v:.8f}")
+        lines.append(f"{cfg:<28} {n:>6} {name:<18} {fmt(pur):>12} {fmt(rec):>12}")
+        csv_lines.append(f"{cfg},{n},{name},{'' if pur is None else repr(pur)},"
+                         f"{'' if rec is None else repr(rec)}")
+    files = {"compare.json": json.dumps(data, indent=2) + "\n", "compare.csv": "\n".join(csv_lines) + "\n"}
+    _emit_named(args, files, "compare.json", "compare.csv", lambda: "\n".join(lines))
+    if args.plot:
+        from .errors import ConfigError
+
+        raise ConfigError("--plot", "compare draws curves; give --vary KEY=SPEC to compare over a range")
+    return 0
+
+
+def _emit_named(args, files, json_name, csv_name, table):
+    if args.format == "json":
+        print(files[json_name], end="")
+    elif args.format == "csv":
+        print(files[csv_name], end="")
+    else:
+        print(table())
+    if getattr(args, "out", None):
+        write_files(args.out, files)

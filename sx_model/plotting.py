@@ -66,3 +66,68 @@ def save_figure(fig, path):
         raise
     finally:
         _pyplot().close(fig)
+
+
+def plot_sweep(labelled_sweeps, path=None):
+    """Purity (and recovery, dashed) of every product against the first varied value.
+
+    ``labelled_sweeps`` is a list of (label, SweepResult); several are overlaid (``sx-model compare``).
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    fig, (ax_p, ax_r) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for label, result in labelled_sweeps:
+        x = [p["values"][0] for p in result.points]
+        numeric = all(isinstance(v, (int, float)) for v in x)
+        xs = np.array(x, dtype=float) if numeric else np.array([_leading_number(v) for v in x])
+        for name in result.product_names():
+            tag = f"{label}: {name}" if len(labelled_sweeps) > 1 else name
+            impurity = 1.0 - result.series(name, "purity")
+            ax_p.semilogy(xs, np.where(impurity > 0, impurity, np.nan), "o-", ms=3, label=tag)
+            ax_r.plot(xs, result.series(name, "recovery"), "o--", ms=3, label=tag)
+        failed = [xs[i] for i, p in enumerate(result.points) if not p["ok"]]
+        for xf in failed:
+            ax_p.axvline(xf, color="red", alpha=0.3, lw=0.8)
+    xlabel = labelled_sweeps[0][1].paths[0]
+    ax_p.set_xlabel(xlabel)
+    ax_p.set_ylabel("impurity 1 - purity [-] (log)")
+    ax_p.set_title("purity")
+    ax_r.set_xlabel(xlabel)
+    ax_r.set_ylabel("recovery of key components [-]")
+    ax_r.set_title("recovery")
+    for ax in (ax_p, ax_r):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def _leading_number(value):
+    try:
+        return float(str(value).split()[0])
+    except ValueError:
+        return float("nan")
+
+
+def plot_curve(curve, path=None):
+    """Impurity of each product against total stage count (best split at the design flows)."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, values in curve.purities.items():
+        impurity = 1.0 - np.asarray(values)
+        ax.semilogy(curve.total_stages, np.where(impurity > 0, impurity, np.nan), "o-", ms=3,
+                    label=name)
+    ax.set_xlabel("total stages N = n + m")
+    ax.set_ylabel("impurity 1 - purity [-] (log)")
+    ax.set_title(curve.name)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig

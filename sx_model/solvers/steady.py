@@ -339,7 +339,9 @@ def solve(cascade: Cascade, *, initial=None, tol: float = TOLERANCE, max_iter: i
         converged = bool(np.isfinite(res_norm) and res_norm < 1e-9)
     else:
         system = _NewtonSystem(net, model, params)
-        u, res, iterations, method = _solve_nonlinear(system, cascade, initial, tol, max_iter)
+        # trial points far from the solution may overflow; they are rejected by the line search
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            u, res, iterations, method = _solve_nonlinear(system, cascade, initial, tol, max_iter)
         res_norm = float(np.max(np.abs(res)))
         x, y = system.unpack(u)
         converged = True
