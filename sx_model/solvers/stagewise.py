@@ -63,9 +63,9 @@ FLASH_MAX_LN_STEP = 5.0
 FLASH_MAX_ITER = 100
 #: Past pairs of sweeps combined by the Anderson acceleration [-].
 ANDERSON_MEMORY = 16
-#: An accelerated point is kept if its pair of sweeps changes the state by at most this multiple of the
-#: change in the plain pair it replaced [-].
-ANDERSON_SAFEGUARD = 1.0
+#: The acceleration history is dropped when a pair changes the state this many times more than the
+#: smallest change seen since the last restart [-].
+ANDERSON_RESTART = 10.0
 #: Largest change of any ln(concentration) one acceleration step may make [-].
 ANDERSON_MAX_LN_STEP = 5.0
 
@@ -191,11 +191,8 @@ class _Anderson:
     (2011) 1715) of the pair-of-sweeps map s -> G(s), s = ln of the positive outflow concentrations.
 
     The next input is the combination of the last few outputs G(s_k) whose residuals G(s_k) - s_k
-    cancel best in the least-squares sense. Safeguard: an accelerated point whose own pair of sweeps
-    changes things more than the plain pair before it did (by more than ANDERSON_SAFEGUARD) is thrown
-    away, with the history, and the plain output it replaced is taken instead; so where the iteration
-    is far from linear (a loading front still moving through the battery) it falls back to plain
-    sweeps instead of wandering.
+    cancel best in the least-squares sense; the history is dropped when it stops helping (a residual
+    ANDERSON_RESTART times the best seen) or when the set of present (stage, component) pairs changes.
     """
 
     def __init__(self, memory=ANDERSON_MEMORY):
@@ -203,7 +200,7 @@ class _Anderson:
         self._reset(None)
 
     def _reset(self, mask):
-        self.outputs, self.residuals, self.mask, self.pending = [], [], mask, None
+        self.outputs, self.residuals, self.mask, self.best = [], [], mask, np.inf
 
     def __call__(self, before, after):
         """Next input state from the flattened concentrations before and after a pair of sweeps."""
@@ -215,12 +212,9 @@ class _Anderson:
         g = np.log(after[mask])
         f = g - np.log(before[mask])
         norm = float(np.abs(f).max())
-        if self.pending is not None:
-            fallback, fallback_norm = self.pending
-            self.pending = None
-            if not norm <= ANDERSON_SAFEGUARD * fallback_norm:
-                self._reset(None)
-                return fallback
+        if norm > ANDERSON_RESTART * self.best:
+            self._reset(mask)
+        self.best = min(self.best, norm)
         self.outputs = (self.outputs + [g])[-(self.memory + 1):]
         self.residuals = (self.residuals + [f])[-(self.memory + 1):]
         if len(self.residuals) < 2:
@@ -237,7 +231,6 @@ class _Anderson:
             jump *= ANDERSON_MAX_LN_STEP / biggest
         out = after.copy()
         out[mask] = np.exp(g + jump)
-        self.pending = (after.copy(), norm)
         return out
 
 
