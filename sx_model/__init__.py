@@ -15,6 +15,10 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_config": ("sx_model.config", "load_config"),
     "solve": ("sx_model.solvers.steady", "solve"),
+    "design": ("sx_model.cascade_design", "design"),
+    "curve": ("sx_model.cascade_design", "curve"),
+    "Targets": ("sx_model.cascade_design", "Targets"),
+    "sweep": ("sx_model.sweeps", "sweep"),
     "Cascade": ("sx_model.cascade", "Cascade"),
     "SteadyResult": ("sx_model.results", "SteadyResult"),
     "ConfigError": ("sx_model.errors", "ConfigError"),

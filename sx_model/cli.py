@@ -197,7 +197,7 @@ def write_files(directory, files: dict):
 
 
 def _targets(args, config_path):
-    from .design import Targets, _Problem, parse_target
+    from .cascade_design import Targets, _Problem, parse_target
     from .config import read_yaml
 
     problem = _Problem(read_yaml(config_path))
@@ -218,7 +218,7 @@ def _targets(args, config_path):
 def _cmd_design(args) -> int:
     import json
 
-    from .design import design
+    from .cascade_design import design
 
     _check_output_targets(args)
     targets = _targets(args, args.config)
@@ -235,7 +235,7 @@ def _cmd_design(args) -> int:
 def _cmd_sweep(args) -> int:
     import json
 
-    from .sweep import parse_vary, sweep
+    from .sweeps import parse_vary, sweep
 
     _check_output_targets(args)
     vary = [parse_vary(v) for v in args.vary]
@@ -253,8 +253,8 @@ def _cmd_sweep(args) -> int:
 def _cmd_curve(args) -> int:
     import json
 
-    from .design import curve
-    from .sweep import parse_vary
+    from .cascade_design import curve
+    from .sweeps import parse_vary
 
     _check_output_targets(args)
     _, totals = parse_vary(f"stages={args.stages}")
@@ -271,7 +271,7 @@ def _cmd_compare(args) -> int:
 
     from .config import load_config, read_yaml
     from .solvers.steady import solve
-    from .sweep import parse_vary, sweep
+    from .sweeps import parse_vary, sweep
 
     _check_output_targets(args)
     vary = [parse_vary(v) for v in args.vary]
