@@ -32,6 +32,8 @@ from ..errors import ConfigError, ConvergenceError
 #: Scaled residual (max norm) at which Newton stops [-]: relative to each component's total inflow
 #: for balances, relative to the largest inlet concentration for the equilibrium equations.
 TOLERANCE = 1e-12
+#: Pseudo-time steps allowed from each starting point before giving up [-].
+PSEUDO_TRANSIENT_STEPS = 1500
 #: Line-search failures after which Newton still takes the shortest step (at most this many) [-].
 WATCHDOG_STEPS = 4
 #: Bound on |ln D| in the substitution start [-] (keeps the linear solves well conditioned).
@@ -388,12 +390,15 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
             return u, res, total, "newton+continuation"
         if np.max(np.abs(res)) < np.max(np.abs(best[1])):
             best = (u, res)
-    u, res, it, ok = _pseudo_transient(system, next(_starting_points(system, cascade)), tol=tol)
-    total += it
-    if ok:
-        return u, res, total, "pseudo-transient"
-    if np.max(np.abs(res)) < np.max(np.abs(best[1])):
-        best = (u, res)
+    # Pseudo-transient from each start, the plain substitution start first: where the organic cannot
+    # be saturated (capacity above the metal fed), the saturated start is far from the steady state.
+    for u0 in reversed(list(_starting_points(system, cascade))):
+        u, res, it, ok = _pseudo_transient(system, u0, tol=tol, max_iter=PSEUDO_TRANSIENT_STEPS)
+        total += it
+        if ok:
+            return u, res, total, "pseudo-transient"
+        if np.max(np.abs(res)) < np.max(np.abs(best[1])):
+            best = (u, res)
     u, res = best
     stage, comp, kind = system.worst(res)
     raise ConvergenceError(f"steady-state solve of {cascade.name!r} did not converge",
