@@ -368,7 +368,7 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
     total = 0
     best = None
     if initial is not None:
-        u0 = _warm_start(system, initial)
+        u0 = _warm_start(system, initial, cascade.circuit)
         if u0 is not None:
             u, res, it, ok = _newton(system, u0, max_iter=max_iter, tol=tol)
             total += it
@@ -476,12 +476,29 @@ def _tangent(system, u, at, fraction, h=1e-4):
     return tangent if np.all(np.isfinite(tangent)) else None
 
 
-def _warm_start(system, initial):
+def _warm_start(system, initial, circuit=None):
+    """Start from a previous result: as it is when the shapes match; else, when the components match,
+    each section's profile resampled (log-linear in the stage position) onto the new stage count."""
     n, c = system.net.n, system.net.c
     aqueous = getattr(initial, "aqueous", None)
-    if aqueous is None or aqueous.shape != (n, c):
+    if aqueous is None or aqueous.shape[1] != c:
         return None
-    return system.pack(np.where(system.net.reachable, initial.aqueous, 0.0))
+    if aqueous.shape[0] == n:
+        return system.pack(np.where(system.net.reachable, aqueous, 0.0))
+    if circuit is None:
+        return None
+    old = {sec["name"]: sec for sec in initial.sections}
+    x = np.empty((n, c))
+    for sec in circuit.sections:
+        if sec.name not in old:
+            return None
+        first, count = old[sec.name]["first_stage"] - 1, old[sec.name]["stages"]
+        block = np.log(np.maximum(aqueous[first:first + count], 1e-300))
+        source = (np.arange(count) + 0.5) / count
+        target = (np.arange(sec.stages) + 0.5) / sec.stages
+        for i in range(c):
+            x[sec.first:sec.first + sec.stages, i] = np.exp(np.interp(target, source, block[:, i]))
+    return system.pack(np.where(system.net.reachable, x, 0.0))
 
 
 #: Successive-substitution passes on the distribution ratios used to build a starting point [-].
@@ -573,5 +590,5 @@ def newton_system(cascade: Cascade, initial=None):
     net = _Network(cascade)
     params = cascade.model.prepare(net.conditions)
     system = _NewtonSystem(net, cascade.model, params)
-    u0 = _warm_start(system, initial) if initial is not None else None
+    u0 = _warm_start(system, initial, cascade.circuit) if initial is not None else None
     return system, (u0 if u0 is not None else next(_starting_points(system, cascade)))

@@ -1,0 +1,60 @@
+"""Benchmarks of sweeps and design on the Pr/Nd config (issue: design and purity-vs-stage curves).
+
+Run: python benchmarks/bench_design.py [--quick]. Reports the time of a 100-point stage-count sweep
+with warm starts (each point started from its neighbour, resampled onto the new stage count) against
+the same sweep with cold starts (baseline, same run), and the end-to-end time of a 99.9 %/99.9 % design.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import pathlib
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def main(argv=None):
+    import sx_model
+    from sx_model.config import build_cascade, read_yaml
+    from sx_model.sweeps import set_path
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20 points instead of 100")
+    args = parser.parse_args(argv)
+    config = read_yaml(ROOT / "configs" / "prnd_p507.yaml")
+    counts = list(range(10, 10 + (20 if args.quick else 100)))
+    sx_model.solve(sx_model.load_config(config))          # imports and caches outside the timing
+
+    start = time.perf_counter()
+    warm = sx_model.sweep(config, {"sections.scrub.stages": counts}, progress=False)
+    t_warm = time.perf_counter() - start
+
+    start = time.perf_counter()
+    cold_failures = 0
+    for m in counts:
+        cfg = copy.deepcopy(config)
+        set_path(cfg, "sections.scrub.stages", m)
+        try:
+            sx_model.solve(build_cascade(cfg))
+        except sx_model.ConvergenceError:
+            cold_failures += 1
+    t_cold = time.perf_counter() - start
+
+    start = time.perf_counter()
+    result = sx_model.design(config, sx_model.Targets(0.999, 0.999))
+    t_design = time.perf_counter() - start
+
+    n = len(counts)
+    print(f"{n}-point scrub-stage sweep (m = {counts[0]}..{counts[-1]}), Pr/Nd config")
+    print(f"  warm starts : {t_warm:.3f} s total, {1e3 * t_warm / n:.2f} ms/point, "
+          f"{len(warm.failed)} failed")
+    print(f"  cold starts : {t_cold:.3f} s total, {1e3 * t_cold / n:.2f} ms/point, {cold_failures} failed "
+          f"(baseline)")
+    print(f"  ratio cold/warm: {t_cold / t_warm:.2f}")
+    print(f"design Pr/Nd 99.9 %/99.9 %: {t_design:.3f} s, {result.solves} solves, met {result.met}, "
+          f"n = {result.final['extraction_stages']}, m = {result.final['scrub_stages']}")
+
+
+if __name__ == "__main__":
+    main()
