@@ -46,7 +46,8 @@ class Cascade:
         section_names = [s.name for s in self.circuit.sections]
         sections = tuple(section_names[k] for k in self.circuit.section_of_stage())
         return StageConditions(section=sections, aqueous_flow=flows["aqueous"],
-                               organic_flow=flows["organic"], acid_inflow=self.circuit.acid_inflow())
+                               organic_flow=flows["organic"], acid_inflow=self.circuit.acid_inflow(),
+                               metal_inflow=float(self.circuit.inlet_loads().sum()))
 
     def feed_totals(self) -> np.ndarray:
         """Total inflow of each component from all inlets [mol/s], shape (C,)."""

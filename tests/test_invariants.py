@@ -45,9 +45,12 @@ def separation_factor_cascades(draw, max_components=5, max_stages=40):
         "products": {"raffinate": {"key": comps[:1]}, "loaded_organic": {"key": comps[-1:]}},
     }
     if m:
-        w_share = draw(st.floats(0.0, 0.95))               # scrub strips this share of S
+        # the scrub acid strips W; the organic product S - W (per mol feed) cannot exceed the metal
+        # fed (that is a ConfigError of the model), so draw the product share below 1
+        product = draw(st.floats(0.02, 0.98)) * min(s, 1.0)
+        w = s - product
         scrub_flow = draw(st.floats(0.2, 5.0))
-        acid = 3.0 * w_share * s * feed_mol / scrub_flow
+        acid = 3.0 * w * feed_mol / scrub_flow
         config["sections"]["scrub"] = {"stages": m}
         config["streams"]["scrub"] = {"flow": f"{scrub_flow} L/min", "acid": f"{acid} mol/L"}
     return config

@@ -126,3 +126,22 @@ def test_constant_d_section_override():
     x = np.ones((6, 4))
     y = model.organic(x, params)
     assert y[0, 3] == pytest.approx(3.1) and y[-1, 3] == pytest.approx(1.5)
+
+
+def test_separation_factor_rejects_unloadable_organic():
+    # 8 L/min x 0.25 mol/L = 2 mol/min of capacity, the acid strips 0.375 mol/min: the organic leaving
+    # the acid stage would carry 1.625 mol/min, but only 0.5 mol/min of metal is fed.
+    config = {
+        "name": "excess capacity", "components": ["La"],
+        "equilibrium": {"model": "separation_factor", "separation_factors": {"La": 1.0},
+                        "capacity": "0.25 mol/L"},
+        "sections": {"extraction": {"stages": 3}, "scrub": {"stages": 20}},
+        "streams": {"organic": {"flow": "8 L/min"},
+                    "feed": {"flow": "0.5 L/min", "concentration": {"La": "1 mol/L"}},
+                    "scrub": {"flow": "1 L/min", "acid": "1.125 mol/L"}},
+    }
+    from sx_model.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        sx_model.solve(sx_model.load_config(config))
+    assert info.value.key == "streams.organic.flow"

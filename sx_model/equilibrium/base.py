@@ -26,12 +26,15 @@ class StageConditions:
         Organic outflow of each stage [m^3/s], shape (N,).
     acid_inflow : numpy.ndarray
         Free acid (H+) fed into each stage with inlet streams [mol/s], shape (N,).
+    metal_inflow : float or None
+        Total metal (all components) fed to the cascade [mol/s].
     """
 
     section: tuple
     aqueous_flow: np.ndarray
     organic_flow: np.ndarray
     acid_inflow: np.ndarray
+    metal_inflow: float | None = None
 
 
 class EquilibriumModel:

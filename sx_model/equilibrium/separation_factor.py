@@ -93,6 +93,17 @@ class SeparationFactor(EquilibriumModel):
                                          f"than the organic can carry ({PROTONS_PER_REE:g} x "
                                          f"{carried:.4g} mol/s REE); expected acid below 3 x capacity "
                                          f"x organic flow")
+        acid_stages = np.flatnonzero(conditions.acid_inflow > 0)
+        if acid_stages.size and conditions.metal_inflow is not None:
+            j = int(acid_stages[-1])
+            carried = target[j] * conditions.organic_flow[j]
+            fed = float(conditions.metal_inflow)
+            if carried > fed:
+                raise ConfigError("streams.organic.flow",
+                                  f"the organic leaving acid-fed stage {j + 1} would carry {carried:.4g} "
+                                  f"mol/s of metal at capacity, more than the {fed:.4g} mol/s fed; the "
+                                  "separation_factor model needs a loaded organic there: lower the organic "
+                                  "flow or raise the scrub acid")
         return {"loading": target, "beta": self._beta, "half": self.half_loading}
 
     def continuation(self, params, fraction):
