@@ -264,7 +264,7 @@ def design(config, targets: Targets, *, name=None) -> DesignResult:
             solves += 1
             try:
                 cache[key] = _summary(solve(build_cascade(problem.build(n, m, s, w))))
-            except ConvergenceError:
+            except (ConvergenceError, ConfigError):   # e.g. an organic that cannot be loaded
                 cache[key] = None
         return cache[key]
 
