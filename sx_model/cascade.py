@@ -32,6 +32,7 @@ class Cascade:
     product_keys: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    cost_parameters: dict | None = None
 
     @property
     def components(self) -> tuple:

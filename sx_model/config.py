@@ -18,7 +18,7 @@ from .circuit import AQUEOUS, ORGANIC, Circuit, Inlet, Outlet, Section, counterc
 from .errors import ConfigError
 
 TOP_KEYS = frozenset({"name", "description", "components", "equilibrium", "sections", "streams",
-                      "products", "notes"})
+                      "products", "notes", "cost"})
 SECTION_ORDER = ("extraction", "scrub", "strip")
 SECTION_KEYS = frozenset({"stages"})
 #: Reserved stream names and where they enter: (phase, section whose stage, "first" or "last").
@@ -158,7 +158,28 @@ def build_cascade(data: Mapping) -> Cascade:
     cascade = Cascade(name=name, circuit=circuit, model=model, product_keys=keys,
                       config=copy.deepcopy(dict(data)))
     cascade.warnings = _operating_warnings(circuit)
+    if "cost" in data:
+        cascade.cost_parameters = _read_cost(data["cost"])
     return cascade
+
+
+def _read_cost(raw):
+    """The ``cost:`` section: any parameter of sx_model.cost.DEFAULTS, with units; the rest default."""
+    from .cost import DEFAULTS
+
+    raw = v.mapping(raw if raw is not None else {}, "cost")
+    v.check_keys(raw, "cost", DEFAULTS)
+    params = {name: default for name, (default, _, _) in DEFAULTS.items()}
+    for name, value in raw.items():
+        kind = DEFAULTS[name][1]
+        key = f"cost.{name}"
+        if kind == "number":
+            params[name] = v.number(value, key, minimum=0.0, what="a non-negative number")
+        else:
+            params[name] = v.quantity(value, kind, key, positive=True)
+    if params["scale_exponent"] > 1.5:
+        raise ConfigError("cost.scale_exponent", f"{params['scale_exponent']:g}; expected about 0.6")
+    return params
 
 
 def _concentrations(raw, key, components) -> np.ndarray:

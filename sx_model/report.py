@@ -46,6 +46,14 @@ def steady_table(result, profile_rows: int = 12) -> str:
         lines.append(f"{j + 1:>5} {result.section_of(j + 1):<10} "
                      + " ".join(f"{v / L_PER_M3:>9.3g}" for v in result.aqueous[j]) + " "
                      + " ".join(f"{v / L_PER_M3:>9.3g}" for v in result.organic[j]))
+    if result.cost is not None:
+        c = result.cost
+        lines.append("")
+        lines.append(f"cost: {c.total_per_year:,.0f} USD/yr, {c.per_kg_product:.3f} USD/kg oxide product "
+                     f"({c.product_oxide_kg_per_year:,.0f} kg/yr); installed capital "
+                     f"{c.capital_installed:,.0f} USD; solvent inventory {c.solvent_inventory_m3:.3g} m^3")
+        for item, value in c.items.items():
+            lines.append(f"  {item:<20} {value:>14,.0f} USD/yr")
     if result.warnings:
         lines.append("")
         lines += [f"warning: {w}" for w in result.warnings]

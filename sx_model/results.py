@@ -95,6 +95,10 @@ class SteadyResult:
         Description of the equilibrium model.
     solve_time_s : float
         Wall time of the solve [s].
+    cost : CostBreakdown or None
+        Annual cost breakdown when the config has a ``cost:`` section.
+    reagents : dict
+        Acid fed with the liquors (as H+) and base used for saponification (as NaOH) [mol/h].
     """
 
     name: str
@@ -114,6 +118,8 @@ class SteadyResult:
     warnings: list = field(default_factory=list)
     model: dict = field(default_factory=dict)
     solve_time_s: float = 0.0
+    cost: object = None
+    reagents: dict = field(default_factory=dict)
 
     @property
     def stages(self) -> int:
@@ -153,6 +159,8 @@ class SteadyResult:
             },
             "warnings": list(self.warnings),
             "solve_time_s": float(self.solve_time_s),
+            "reagents": dict(self.reagents),
+            "cost": None if self.cost is None else self.cost.to_dict(),
         }
 
     def to_json(self, **kwargs) -> str:
@@ -226,7 +234,18 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
     sections = [{"name": s.name, "first_stage": s.first + 1, "stages": s.stages}
                 for s in circuit.sections]
     warnings = list(getattr(cascade, "warnings", []) or [])
-    return SteadyResult(
+    acid = sum(i.flow * i.acid for i in circuit.inlets)                        # mol/s H+
+    capacity = getattr(cascade.model, "capacity", None)
+    fresh = sum(i.flow for i in circuit.inlets if i.name == "organic")
+    base = 3.0 * capacity * fresh if capacity else 0.0                        # mol/s NaOH
+    cost = None
+    if cascade.cost_parameters is not None:
+        from .cost import cascade_cost
+
+        keyed = sum(p.oxide_kg_per_h for p in products.values() if p.key)
+        cost = cascade_cost(np.asarray(flows["aqueous"]), np.asarray(flows["organic"]), acid, base,
+                            keyed, cascade.cost_parameters)
+    result = SteadyResult(
         name=cascade.name, converged=True, iterations=int(iterations), method=method,
         residual_norm=float(residual_norm),
         mass_balance={c: float(v) for c, v in zip(comps, closure)},
@@ -234,4 +253,7 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
         components=comps, sections=sections, aqueous=x, organic=y,
         aqueous_flow=np.asarray(flows["aqueous"], dtype=float),
         organic_flow=np.asarray(flows["organic"], dtype=float),
-        products=products, warnings=warnings, model=cascade.model.describe(), solve_time_s=solve_time)
+        products=products, warnings=warnings, model=cascade.model.describe(), solve_time_s=solve_time,
+        cost=cost, reagents={"acid_mol_per_h": acid * SECONDS_PER_HOUR,
+                             "saponification_base_mol_per_h": base * SECONDS_PER_HOUR})
+    return result

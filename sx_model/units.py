@@ -23,6 +23,15 @@ SI_UNITS = {
     "amount_rate": ("[substance] / [time]", "mol/s"),
     "power": ("[mass] * [length] ** 2 / [time] ** 3", "W"),
     "specific_flow": ("[length] / [time]", "m/s"),
+    "money": ("[currency]", "USD"),
+    "price_per_kg": ("[currency] / [mass]", "USD/kg"),
+    "price_per_energy": ("[currency] / ([mass] * [length] ** 2 / [time] ** 2)", "USD/J"),
+    "money_rate": ("[currency] / [time]", "USD/s"),
+    "power_density": ("[mass] / [length] / [time] ** 3", "W/m**3"),
+    "molar_mass": ("[mass] / [substance]", "kg/mol"),
+    "years": ("[time]", "year"),
+    "hours": ("[time]", "hour"),
+    "mass_concentration": ("[mass] / [length] ** 3", "kg/m**3"),
 }
 
 _EXPECTED_EXAMPLE = {
@@ -36,6 +45,15 @@ _EXPECTED_EXAMPLE = {
     "amount_rate": "an amount rate such as '1 mol/h'",
     "power": "a power such as '0.5 kW'",
     "specific_flow": "a specific flow such as '3 m^3/(m^2 h)'",
+    "money": "an amount of money such as '30000 USD'",
+    "price_per_kg": "a price such as '5 USD/kg'",
+    "price_per_energy": "a price such as '0.1 USD/kWh'",
+    "money_rate": "a cost rate such as '1000 USD/year'",
+    "power_density": "a power per volume such as '1 kW/m^3'",
+    "molar_mass": "a molar mass such as '306 g/mol'",
+    "years": "a time such as '15 year'",
+    "hours": "a time such as '8000 h'",
+    "mass_concentration": "a density such as '0.8 kg/L'",
 }
 
 
@@ -49,6 +67,7 @@ def registry():
     ureg.define("M = mol / L = molar")
     ureg.define("mM = mmol / L = millimolar")
     ureg.define("ppm_w = 1e-6 = ppm_wt")
+    ureg.define("USD = [currency]")
     return ureg
 
 
