@@ -19,6 +19,8 @@ _LAZY = {
     "curve": ("sx_model.cascade_design", "curve"),
     "Targets": ("sx_model.cascade_design", "Targets"),
     "sweep": ("sx_model.sweeps", "sweep"),
+    "optimize": ("sx_model.optimize", "optimize"),
+    "pareto": ("sx_model.optimize", "pareto"),
     "Cascade": ("sx_model.cascade", "Cascade"),
     "SteadyResult": ("sx_model.results", "SteadyResult"),
     "ConfigError": ("sx_model.errors", "ConfigError"),

@@ -253,67 +253,13 @@ def design(config, targets: Targets, *, name=None) -> DesignResult:
     problem = _Problem(config)
     pa, pb = _required_purities(problem, targets)
     sc = shortcut_design(problem.beta, problem.fraction_a, pa, pb, problem.feed_phase)
-    n, m, s, w = sc.extraction_stages, sc.scrub_stages, sc.s, sc.w
-    solves = 0
-    cache = {}
-
-    def simulate(n, m, s, w):
-        nonlocal solves
-        key = (n, m, round(s, 12), round(w, 12))
-        if key not in cache:
-            solves += 1
-            try:
-                cache[key] = _summary(solve(build_cascade(problem.build(n, m, s, w))))
-            except (ConvergenceError, ConfigError):   # e.g. an organic that cannot be loaded
-                cache[key] = None
-        return cache[key]
-
-    first = simulate(n, m, s, w)
+    checker = _Checker(problem, targets, pa, pb)
+    first = checker.simulate(sc.extraction_stages, sc.scrub_stages, sc.s, sc.w)
     if first is None:
         raise InfeasibleDesign("the shortcut design could not be simulated (solver failure)")
-    history = [{"n": n, "m": m, "w": w, **{k: v["purity"] for k, v in first["products"].items()}}]
-    current = first
-    for _ in range(MAX_ROUNDS):
-        if current is not None and _meets(current, problem, targets):
-            break
-        prod_a = current["products"][problem.organic_name]
-        prod_b = current["products"][problem.raffinate_name]
-        e_m, e_mp = mixed_extraction_ratios(s, w, problem.feed_phase)
-        grow_m = _stages_to_add(prod_a["purity"], pa, problem.beta / e_mp)
-        grow_n = _stages_to_add(prod_b["purity"], pb, problem.beta * e_m)
-        if grow_m == 0 and targets.recovery_b is not None and prod_b["recovery"] < targets.recovery_b:
-            grow_m = 1
-        if grow_n == 0 and targets.recovery_a is not None and prod_a["recovery"] < targets.recovery_a:
-            grow_n = 1
-        trial = simulate(n + grow_n, m + grow_m, s, w)
-        improved = trial is not None and _impurity_falls(current, trial, problem, grow_n, grow_m)
-        if improved:
-            n, m, current = n + grow_n, m + grow_m, trial
-        else:
-            # Stages do not help: the split is limited by the material balance S - W. Move W by half
-            # the misplaced amount (per mol feed) toward the product that misses its target (half,
-            # because the other product's impurity rises in turn).
-            excess_b_in_a = (1 - prod_a["purity"]) * (s - w)
-            excess_a_in_b = (1 - prod_b["purity"]) * (1 - (s - w))
-            w = w + 0.5 * excess_b_in_a if prod_a["purity"] < pa else w - 0.5 * excess_a_in_b
-            current = simulate(n, m, s, w)
-            if current is None:
-                raise InfeasibleDesign("adjusted design could not be simulated (solver failure)")
-        history.append({"n": n, "m": m, "w": w,
-                        **{k: v["purity"] for k, v in current["products"].items()}})
-        if n > MAX_SECTION_STAGES or m > MAX_SECTION_STAGES:
-            raise InfeasibleDesign(f"no design within {MAX_SECTION_STAGES} stages per section")
-    met = _meets(current, problem, targets)
-    if met:     # trim stages that are not needed
-        for attr in ("n", "m"):
-            while True:
-                nn, mm = (n - 1, m) if attr == "n" else (n, m - 1)
-                if min(nn, mm) < 1:
-                    break
-                trial = simulate(nn, mm, s, w)
-                if trial is None or not _meets(trial, problem, targets):
-                    break
-                n, m, current = nn, mm, trial
+    n, m, s, w, current, met, history = checker.search(sc.extraction_stages, sc.scrub_stages, sc.s,
+                                                        sc.w, move_reflux=True)
+    solves = checker.solves
     final_config = problem.build(n, m, s, w)
     if name:
         final_config["name"] = name
@@ -324,6 +270,87 @@ def design(config, targets: Targets, *, name=None) -> DesignResult:
                         beta=problem.beta, targets=tgt, shortcut=shortcut, shortcut_simulated=first,
                         final=problem.figures(n, m, s, w), final_simulated=current, met=met,
                         solves=solves, config=final_config, history=history)
+
+
+class _Checker:
+    """Simulate-and-adjust search for the stage counts that meet the targets at given flows."""
+
+    def __init__(self, problem, targets, pa, pb):
+        self.problem, self.targets, self.pa, self.pb = problem, targets, pa, pb
+        self.solves = 0
+        self.cache = {}
+        self.previous = None
+
+    def simulate(self, n, m, s, w, *, keep=False):
+        from .solvers.steady import solve
+
+        key = (n, m, round(s, 12), round(w, 12))
+        if key not in self.cache:
+            self.solves += 1
+            try:
+                result = solve(build_cascade(self.problem.build(n, m, s, w)), initial=self.previous)
+            except (ConvergenceError, ConfigError):   # e.g. an organic that cannot be loaded
+                self.cache[key] = None
+            else:
+                self.previous = result
+                self.cache[key] = _summary(result)
+                if keep:
+                    self.cache[key]["result"] = result
+        return self.cache[key]
+
+    def search(self, n, m, s, w, *, move_reflux):
+        """From (n, m) at (S, W): add stages until the targets are met (moving W when stages stop
+        helping, if ``move_reflux``), then remove stages while they stay met."""
+        problem, targets, pa, pb = self.problem, self.targets, self.pa, self.pb
+        current = self.simulate(n, m, s, w)
+        if current is None:
+            return n, m, s, w, None, False, []
+        history = [{"n": n, "m": m, "w": w, **{k: v["purity"] for k, v in current["products"].items()}}]
+        for _ in range(MAX_ROUNDS):
+            if _meets(current, problem, targets):
+                break
+            prod_a = current["products"][problem.organic_name]
+            prod_b = current["products"][problem.raffinate_name]
+            e_m, e_mp = mixed_extraction_ratios(s, w, problem.feed_phase)
+            grow_m = _stages_to_add(prod_a["purity"], pa, problem.beta / e_mp)
+            grow_n = _stages_to_add(prod_b["purity"], pb, problem.beta * e_m)
+            if grow_m == 0 and targets.recovery_b is not None and prod_b["recovery"] < targets.recovery_b:
+                grow_m = 1
+            if grow_n == 0 and targets.recovery_a is not None and prod_a["recovery"] < targets.recovery_a:
+                grow_n = 1
+            trial = self.simulate(n + grow_n, m + grow_m, s, w)
+            if trial is not None and _impurity_falls(current, trial, problem, grow_n, grow_m):
+                n, m, current = n + grow_n, m + grow_m, trial
+            elif move_reflux:
+                # Stages do not help: the split is limited by the material balance S - W. Move W by
+                # half the misplaced amount (per mol feed) toward the product that misses its target
+                # (half, because the other product's impurity rises in turn).
+                excess_b_in_a = (1 - prod_a["purity"]) * (s - w)
+                excess_a_in_b = (1 - prod_b["purity"]) * (1 - (s - w))
+                w = w + 0.5 * excess_b_in_a if prod_a["purity"] < pa else w - 0.5 * excess_a_in_b
+                current = self.simulate(n, m, s, w)
+                if current is None:
+                    raise InfeasibleDesign("adjusted design could not be simulated (solver failure)")
+            else:
+                return n, m, s, w, current, False, history
+            history.append({"n": n, "m": m, "w": w,
+                            **{k: v["purity"] for k, v in current["products"].items()}})
+            if n > MAX_SECTION_STAGES or m > MAX_SECTION_STAGES:
+                if move_reflux:
+                    raise InfeasibleDesign(f"no design within {MAX_SECTION_STAGES} stages per section")
+                return n, m, s, w, current, False, history
+        met = _meets(current, problem, targets)
+        if met:     # trim stages that are not needed
+            for attr in ("n", "m"):
+                while True:
+                    nn, mm = (n - 1, m) if attr == "n" else (n, m - 1)
+                    if min(nn, mm) < 1:
+                        break
+                    trial = self.simulate(nn, mm, s, w)
+                    if trial is None or not _meets(trial, problem, targets):
+                        break
+                    n, m, current = nn, mm, trial
+        return n, m, s, w, current, met, history
 
 
 def _stages_to_add(purity, target, factor):

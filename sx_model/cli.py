@@ -17,6 +17,8 @@ EXAMPLES = """examples:
   sx-model sweep configs/prnd_p507.yaml --vary sections.scrub.stages=10:60:5 --plot sweep.png
   sx-model curve configs/prnd_p507.yaml --stages 30:90:10 --target loaded_organic=0.999
   sx-model compare configs/prnd_p507.yaml other.yaml --vary streams.organic.flow=40:50:1 L/min
+  sx-model optimize configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999
+  sx-model pareto configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999 --plot f.png
 """
 
 
@@ -74,6 +76,23 @@ def _parser() -> argparse.ArgumentParser:
     crv.add_argument("--target", action="append", default=[], help=target_help)
     output_options(crv, "write impurity of each product against total stage count")
 
+    opt = sub.add_parser("optimize", help="cheapest cascade (stages, reflux, flows) meeting the targets",
+                         epilog="example: sx-model optimize configs/prnd_p507.yaml "
+                                "--target loaded_organic=0.999 --target raffinate=0.999 --write best.yaml")
+    opt.add_argument("config", help="YAML config (separation_factor model, two products; cost: optional)")
+    opt.add_argument("--target", action="append", required=True, help=target_help)
+    opt.add_argument("--max-stages", type=int, metavar="N", help="largest total stage count allowed")
+    opt.add_argument("--write", metavar="FILE", help="write the cheapest design as a YAML config")
+    output_options(opt, "write cost per kg against total stages with the chosen design marked")
+
+    par = sub.add_parser("pareto", help="cost per kg against total stage count (Pareto front)",
+                         epilog="example: sx-model pareto configs/prnd_p507.yaml "
+                                "--target loaded_organic=0.999 --target raffinate=0.999 --plot front.png")
+    par.add_argument("config", help="YAML config (separation_factor model, two products; cost: optional)")
+    par.add_argument("--target", action="append", required=True, help=target_help)
+    par.add_argument("--max-stages", type=int, metavar="N", help="largest total stage count allowed")
+    output_options(par, "write cost per kg against total stages with the chosen design marked")
+
     cmp_ = sub.add_parser("compare", help="overlay results of several configs",
                           epilog="example: sx-model compare a.yaml b.yaml "
                                  "--vary sections.scrub.stages=10:40:5 --plot compare.png")
@@ -92,7 +111,8 @@ def main(argv=None) -> int:
 
     try:
         handler = {"run": _cmd_run, "validate": _cmd_validate, "design": _cmd_design,
-                   "sweep": _cmd_sweep, "curve": _cmd_curve, "compare": _cmd_compare}[args.command]
+                   "sweep": _cmd_sweep, "curve": _cmd_curve, "compare": _cmd_compare,
+                   "optimize": _cmd_optimize, "pareto": _cmd_optimize}[args.command]
         return handler(args)
     except ConfigError as exc:
         print(f"sx-model: error: {exc}", file=sys.stderr)
@@ -320,3 +340,27 @@ def _emit_named(args, files, json_name, csv_name, table):
         print(table())
     if getattr(args, "out", None):
         write_files(args.out, files)
+
+
+def _cmd_optimize(args) -> int:
+    import json
+
+    import yaml
+
+    from .optimize import optimize
+
+    _check_output_targets(args)
+    if args.max_stages is not None and args.max_stages < 2:
+        from .errors import ConfigError
+
+        raise ConfigError("--max-stages", f"{args.max_stages}; expected at least 2")
+    result = optimize(args.config, _targets(args, args.config), max_stages=args.max_stages)
+    files = {f"{args.command}.json": json.dumps(result.to_dict(), indent=2) + "\n",
+             f"{args.command}.csv": result.to_csv()}
+    _emit_named(args, files, f"{args.command}.json", f"{args.command}.csv", result.table)
+    if getattr(args, "write", None):
+        write_files(os.path.dirname(os.path.abspath(args.write)),
+                    {os.path.basename(args.write): yaml.safe_dump(result.config, sort_keys=False)})
+    if args.plot:
+        result.plot(path=args.plot)
+    return 0

@@ -131,3 +131,24 @@ def plot_curve(curve, path=None):
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def plot_pareto(result, path=None):
+    """Cost per kg of oxide product against total stage count; the chosen design marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot([c.stages for c in result.candidates], [c.usd_per_kg for c in result.candidates], "o",
+            color="0.7", ms=4, label="checked designs")
+    ax.plot([c.stages for c in result.front], [c.usd_per_kg for c in result.front], "o-", ms=5,
+            label="Pareto front")
+    ax.plot([result.best.stages], [result.best.usd_per_kg], "*", ms=14, color="red",
+            label=f"cheapest: {result.best.n} + {result.best.m} stages")
+    ax.set_xlabel("total stages n + m")
+    ax.set_ylabel("cost [USD/kg oxide product]")
+    ax.set_title(result.name)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
