@@ -187,23 +187,28 @@ class Circuit:
 
     def reachable(self) -> np.ndarray:
         """Boolean (N, C): whether component i can reach stage j from any inlet that carries it."""
+        from scipy.sparse.csgraph import breadth_first_order
+        import scipy.sparse as sp
+
         n, c = self.stage_count, self.component_count
-        reach = np.zeros((n, c), dtype=bool)
-        for inlet in self.inlets:
-            reach[inlet.stage] |= inlet.concentration > 0
-        succ = [set() for _ in range(n)]
+        src, dst = [], []
         for phase in PHASES:
-            for j, k in enumerate(self.links[phase]):
-                if k >= 0:
-                    succ[j].add(int(k))
+            links = self.links[phase]
+            ok = links >= 0
+            src.append(np.flatnonzero(ok))
+            dst.append(links[ok])
+        # one extra node feeding every stage that receives a component from an inlet
+        graph_src, graph_dst = np.concatenate(src), np.concatenate(dst)
+        reach = np.zeros((n, c), dtype=bool)
         for i in range(c):
-            stack = list(np.flatnonzero(reach[:, i]))
-            while stack:
-                j = stack.pop()
-                for k in succ[j]:
-                    if not reach[k, i]:
-                        reach[k, i] = True
-                        stack.append(k)
+            fed = sorted({inlet.stage for inlet in self.inlets if inlet.concentration[i] > 0})
+            if not fed:
+                continue
+            rows = np.concatenate([graph_src, np.full(len(fed), n)])
+            cols = np.concatenate([graph_dst, fed])
+            graph = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n + 1, n + 1))
+            order = breadth_first_order(graph, n, directed=True, return_predecessors=False)
+            reach[order[order < n], i] = True
         return reach
 
 

@@ -69,10 +69,17 @@ class _Network:
             flow = self.flows[phase]
             t = circuit.transfer_matrix(phase)
             self.mat[phase] = (t @ sp.diags(flow) - sp.diags(flow)).tocoo()
-        self.reachable = circuit.reachable()
+        self._circuit = circuit
         self.conditions = cascade.conditions(self.flows)
         concentrations = [inlet.concentration.max() for inlet in circuit.inlets]
         self.c_ref = max(max(concentrations, default=0.0), 1e-30)
+
+    @property
+    def reachable(self):
+        """(N, C) bool: which components can reach which stages (computed once, when first needed)."""
+        if getattr(self, "_reachable", None) is None:
+            self._reachable = self._circuit.reachable()
+        return self._reachable
 
     def balance(self, x, y):
         """Component balance of each stage [mol/s], shape (N, C)."""
