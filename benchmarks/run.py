@@ -440,7 +440,7 @@ def _solve_cells(record, label, target=None):
     if record is None:
         return label + " (not run)", "", ""
     if record.get("error"):
-        return (label + " FAILED: " + record["error"].split(" (")[0][:60],
+        return (f"{label} FAILED ({record['error'].split(':')[0]})",
                 f"fails after {_ms(record['time_to_failure_s'])}", target[0] + ": MISSED" if target else "")
     cells = (f"{label} ({record['method']}, {record['iterations']} it)", _ms(record["time_s"]))
     if target:

@@ -10,7 +10,7 @@ import pytest
 import sx_model
 from sx_model.solvers.stagewise import solve_stagewise
 
-# Tolerance. Newton stops at a scaled residual of 1e-11 and then takes one more full step, which puts
+# Tolerance. Newton stops at a scaled residual of 1e-12 and then takes one more full step, which puts
 # the residual at round-off. The reference stops when one plain sweep changes no concentration by more
 # than 1e-13 (relative); its remaining error is that times the amplification 1 / (1 - rho) of the
 # slowest sweep mode, rho ~ 0.9997 per sweep in the high-reflux Pr/Nd cascade, so ~3e-10 at worst.
