@@ -46,9 +46,15 @@ class Cascade:
         flows = flows or self.circuit.phase_flows()
         section_names = [s.name for s in self.circuit.sections]
         sections = tuple(section_names[k] for k in self.circuit.section_of_stage())
+        circuit = self.circuit
+
+        def tracer(load, _flows=flows):
+            return circuit.aqueous_tracer(_flows, load)
+
         return StageConditions(section=sections, aqueous_flow=flows["aqueous"],
-                               organic_flow=flows["organic"], acid_inflow=self.circuit.acid_inflow(),
-                               metal_inflow=float(self.circuit.inlet_loads().sum()))
+                               organic_flow=flows["organic"], acid_inflow=circuit.acid_inflow(),
+                               metal_inflow=float(circuit.inlet_loads().sum()),
+                               anion_inflow=circuit.anion_inflow(), tracer=tracer)
 
     def feed_totals(self) -> np.ndarray:
         """Total inflow of each component from all inlets [mol/s], shape (C,)."""

@@ -33,6 +33,7 @@ class Section:
     name: str
     first: int
     stages: int
+    efficiency: float = 1.0
 
     @property
     def last(self) -> int:
@@ -100,6 +101,9 @@ class Circuit:
         ``links[phase][j]`` is the 0-based stage that receives the outflow of ``phase`` from stage ``j``
         (what is left of it after side draws), or -1 where that outflow leaves the cascade entirely
         (through the outlets at ``j``).
+    flow_anchors : dict
+        ``{phase: (stage, flow)}``: the outflow [m^3/s] of ``phase`` from that 0-based stage, for closed
+        loops whose circulating flow no inlet fixes (a recycle without bleed).
     """
 
     components: tuple
@@ -107,6 +111,7 @@ class Circuit:
     inlets: list = field(default_factory=list)
     outlets: list = field(default_factory=list)
     links: dict = field(default_factory=dict)
+    flow_anchors: dict = field(default_factory=dict)
 
     @property
     def stage_count(self) -> int:
@@ -158,7 +163,9 @@ class Circuit:
     def phase_flows(self) -> dict:
         """Volumetric outflow of each phase from each stage [m^3/s] (phases immiscible, volumes kept).
 
-        Solves F = q + T F for each phase, which also covers recycle loops with a bleed.
+        Solves F = q + T F for each phase, which also covers recycle loops with a bleed; a closed loop
+        (no bleed) has its circulating flow fixed by ``flow_anchors``, whose row replaces that stage's
+        balance.
         """
         import scipy.sparse as sp
         import scipy.sparse.linalg as spla
@@ -166,10 +173,48 @@ class Circuit:
         n = self.stage_count
         flows = {}
         for phase in PHASES:
-            matrix = (sp.identity(n, format="csc") - self.transfer_matrix(phase).tocsc())
+            matrix = (sp.identity(n, format="lil") - self.transfer_matrix(phase).tolil())
             q = self.inlet_flow(phase)
+            if phase in self.flow_anchors:
+                stage, flow = self.flow_anchors[phase]
+                matrix[stage, :] = 0.0
+                matrix[stage, stage] = 1.0
+                q = q.copy()
+                q[stage] = flow
+            matrix = matrix.tocsc()
             flows[phase] = np.atleast_1d(spla.spsolve(matrix, q)) if n > 1 else q / matrix.toarray()[0, 0]
         return flows
+
+    def efficiency(self) -> np.ndarray:
+        """Murphree efficiency (organic phase) of each stage [-], shape (N,)."""
+        out = np.ones(self.stage_count)
+        for sec in self.sections:
+            out[sec.first:sec.first + sec.stages] = sec.efficiency
+        return out
+
+    def anion_inflow(self) -> np.ndarray:
+        """Anion (chloride) charge fed with the aqueous inlets into each stage [mol/s], shape (N,):
+        free acid plus the charge of the dissolved metal chlorides (electroneutral liquors)."""
+        from .elements import element
+
+        charges = np.array([element(c).charge for c in self.components], dtype=float)
+        out = np.zeros(self.stage_count)
+        for inlet in self.inlets:
+            if inlet.phase == AQUEOUS:
+                out[inlet.stage] += inlet.flow * (inlet.acid + float(charges @ inlet.concentration))
+        return out
+
+    def aqueous_tracer(self, flows, load) -> np.ndarray:
+        """Concentration [mol/m^3] in each stage's aqueous of a species that never enters the organic,
+        fed at ``load`` [mol/s] per stage: solves F_aq c = load + T_aq F_aq c."""
+        import scipy.sparse as sp
+        import scipy.sparse.linalg as spla
+
+        f = flows[AQUEOUS]
+        matrix = (sp.diags(f) - self.transfer_matrix(AQUEOUS) @ sp.diags(f)).tocsc()
+        if self.stage_count == 1:
+            return np.atleast_1d(load / f)
+        return np.atleast_1d(spla.spsolve(matrix, load))
 
     def inlet_loads(self) -> np.ndarray:
         """Component inflow into each stage from outside [mol/s], shape (N, C)."""

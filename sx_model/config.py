@@ -20,7 +20,7 @@ from .errors import ConfigError
 TOP_KEYS = frozenset({"name", "description", "components", "equilibrium", "sections", "streams",
                       "products", "notes", "cost"})
 SECTION_ORDER = ("extraction", "scrub", "strip")
-SECTION_KEYS = frozenset({"stages"})
+SECTION_KEYS = frozenset({"stages", "efficiency"})
 #: Reserved stream names and where they enter: (phase, section whose stage, "first" or "last").
 RESERVED_STREAMS = {
     "organic": (ORGANIC, "extraction", "first"),
@@ -28,6 +28,8 @@ RESERVED_STREAMS = {
     "strip": (AQUEOUS, "strip", "last"),
 }
 STREAM_KEYS = frozenset({"flow", "concentration", "acid", "phase", "stage"})
+#: Extra keys of the organic stream: closed loop through the strip section.
+ORGANIC_KEYS = frozenset({"recycle", "bleed"})
 PRODUCT_KEYS = frozenset({"key", "outlet", "phase", "stage", "fraction"})
 #: O/A range outside which a warning is issued [-] (usual mixer-settler practice).
 OA_RANGE = (0.1, 10.0)
@@ -109,9 +111,13 @@ def build_cascade(data: Mapping) -> Cascade:
         minimum = 1 if sec_name == "extraction" else 0
         stages = v.integer(body["stages"], f"{key}.stages", minimum=minimum,
                            what=f"a whole number of stages >= {minimum}")
+        efficiency = 1.0
+        if "efficiency" in body:
+            efficiency = v.number(body["efficiency"], f"{key}.efficiency", exclusive_minimum=0.0,
+                                  maximum=1.0, what="a Murphree stage efficiency in (0, 1]")
         if stages == 0:
             continue
-        sections.append(Section(sec_name, first, stages))
+        sections.append(Section(sec_name, first, stages, efficiency))
         first += stages
     total = first
     by_name = {s.name: s for s in sections}
@@ -130,15 +136,21 @@ def build_cascade(data: Mapping) -> Cascade:
 
     # streams
     streams = v.mapping(data["streams"], "streams")
+    recycle, bleed, circulating = _read_loop(streams, by_name)
     inlets = []
     for stream_name, body in streams.items():
-        inlets.append(_read_stream(stream_name, body, components, by_name, total))
+        if stream_name == "organic" and isinstance(body, Mapping):
+            body = {k: val for k, val in body.items() if k not in ORGANIC_KEYS}
+        inlet = _read_stream(stream_name, body, components, by_name, total)
+        if stream_name == "organic" and recycle:
+            if bleed == 0.0:
+                continue              # closed loop: no make-up, the anchor fixes the circulating flow
+            inlet.flow = bleed * circulating
+        inlets.append(inlet)
     for sec_name, stream_name in (("scrub", "scrub"), ("strip", "strip")):
         if sec_name in by_name and stream_name not in streams:
             raise ConfigError(f"streams.{stream_name}", f"required when sections.{sec_name} has stages: "
                                                         "the liquor entering the last stage of that section")
-    if "organic" not in streams:
-        raise ConfigError("streams.organic", "required: the organic (solvent) stream entering stage 1")
     if not any(inlet.concentration.sum() > 0 for inlet in inlets):
         raise ConfigError("streams", "no stream carries any of the components; expected at least one "
                                      "feed with a concentration")
@@ -147,20 +159,53 @@ def build_cascade(data: Mapping) -> Cascade:
     breaks = [by_name["strip"].first] if "strip" in by_name else []
     links = countercurrent_links(total, breaks)
     end_outlets = {"raffinate": Outlet("raffinate", AQUEOUS, 0)}
+    anchors = {}
     if "strip" in by_name:
         end_outlets["strip_liquor"] = Outlet("strip_liquor", AQUEOUS, by_name["strip"].first)
-        end_outlets["stripped_organic"] = Outlet("stripped_organic", ORGANIC, total - 1)
+        if recycle:
+            links[ORGANIC][total - 1] = 0          # stripped organic back to stage 1
+            anchors[ORGANIC] = (0, circulating)
+            if bleed > 0:
+                end_outlets["organic_bleed"] = Outlet("organic_bleed", ORGANIC, total - 1, bleed)
+        else:
+            end_outlets["stripped_organic"] = Outlet("stripped_organic", ORGANIC, total - 1)
     else:
         end_outlets["loaded_organic"] = Outlet("loaded_organic", ORGANIC, total - 1)
     outlets, keys = _read_products(data.get("products") or {}, components, end_outlets, total)
     circuit = Circuit(components=components, sections=sections, inlets=inlets, outlets=outlets,
-                      links=links)
+                      links=links, flow_anchors=anchors)
     cascade = Cascade(name=name, circuit=circuit, model=model, product_keys=keys,
                       config=copy.deepcopy(dict(data)))
     cascade.warnings = _operating_warnings(circuit)
     if "cost" in data:
         cascade.cost_parameters = _read_cost(data["cost"])
     return cascade
+
+
+def _read_loop(streams, sections):
+    """``streams.organic.recycle`` / ``bleed``: (recycle, bleed fraction, circulating flow [m^3/s])."""
+    if "organic" not in streams:
+        raise ConfigError("streams.organic", "required: the organic (solvent) stream entering stage 1")
+    body = streams["organic"]
+    if not isinstance(body, Mapping) or not ({"recycle", "bleed"} & set(body)):
+        return False, 0.0, 0.0
+    recycle = body.get("recycle", False)
+    if not isinstance(recycle, bool):
+        raise ConfigError("streams.organic.recycle", f"{recycle!r}; expected true or false")
+    if "bleed" in body and not recycle:
+        raise ConfigError("streams.organic.bleed", "a bleed needs recycle: true")
+    if recycle and "strip" not in sections:
+        raise ConfigError("streams.organic.recycle", "true needs a strip section: the organic is "
+                                                     "recycled from the last strip stage to stage 1")
+    bleed = 0.0
+    if "bleed" in body:
+        bleed = v.number(body["bleed"], "streams.organic.bleed", minimum=0.0, exclusive_maximum=1.0,
+                         what="the fraction of the stripped organic bled (0 <= bleed < 1)")
+    flow = v.quantity(body["flow"], "flow", "streams.organic.flow", positive=True) if "flow" in body \
+        else None
+    if flow is None:
+        raise ConfigError("streams.organic.flow", "required: the circulating organic flow")
+    return recycle, bleed, flow
 
 
 def _read_cost(raw):

@@ -204,7 +204,7 @@ class SteadyResult:
 
 
 def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_norm, method,
-                        solve_time) -> SteadyResult:
+                        solve_time, stage_data=None, model_reagents=None) -> SteadyResult:
     """Assemble a :class:`SteadyResult` from a solved state (used by the solvers)."""
     comps = tuple(cascade.components)
     circuit = cascade.circuit

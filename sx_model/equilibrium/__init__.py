@@ -12,6 +12,8 @@ from .base import EquilibriumModel, StageConditions
 REGISTRY = {
     "constant_d": "sx_model.equilibrium.constant_d:ConstantD",
     "separation_factor": "sx_model.equilibrium.separation_factor:SeparationFactor",
+    "mass_action": "sx_model.equilibrium.cation_exchange:MassAction",
+    "ph_correlation": "sx_model.equilibrium.cation_exchange:PhCorrelation",
 }
 
 

@@ -28,6 +28,12 @@ class StageConditions:
         Free acid (H+) fed into each stage with inlet streams [mol/s], shape (N,).
     metal_inflow : float or None
         Total metal (all components) fed to the cascade [mol/s].
+    anion_inflow : numpy.ndarray or None
+        Anion (chloride) charge fed into each stage with aqueous inlets [mol/s], shape (N,): free acid
+        plus sum z_i c_i of the dissolved metal salts.
+    tracer : callable or None
+        ``tracer(load)`` -> concentration [mol/m^3] of an aqueous-only species fed at ``load`` [mol/s]
+        per stage, from the aqueous flows alone (a species that never enters the organic).
     """
 
     section: tuple
@@ -35,6 +41,16 @@ class StageConditions:
     organic_flow: np.ndarray
     acid_inflow: np.ndarray
     metal_inflow: float | None = None
+    anion_inflow: np.ndarray | None = None
+    tracer: object = None
+
+    def aqueous_tracer(self, load) -> np.ndarray:
+        """Stage concentrations [mol/m^3] of an aqueous-only species fed at ``load`` [mol/s], shape (N,)."""
+        return self.tracer(np.asarray(load, dtype=float))
+
+    def anion(self) -> np.ndarray:
+        """Chloride (anion charge) concentration of the aqueous in each stage [mol/m^3], shape (N,)."""
+        return self.aqueous_tracer(self.anion_inflow)
 
 
 class EquilibriumModel:
@@ -51,6 +67,10 @@ class EquilibriumModel:
     config_keys: ClassVar[frozenset] = frozenset()
 
     components: tuple = ()
+    #: Number of per-stage internal unknowns w (e.g. ln [H+]) solved together with the concentrations;
+    #: models with internal unknowns implement :meth:`equilibrium_internal`, :meth:`constraint` and
+    #: :meth:`internal_start`.
+    internal_count: ClassVar[int] = 0
 
     @classmethod
     def from_config(cls, mapping, components, key: str, section_names) -> "EquilibriumModel":
@@ -102,6 +122,26 @@ class EquilibriumModel:
     def distribution(self, params) -> np.ndarray:
         """For linear models: the constant distribution ratios, shape (N, C) [-]."""
         raise NotImplementedError
+
+    def equilibrium_internal(self, x, w, params):
+        """y(x, w) [mol/m^3] (N, C), dy/dx (N, C, C) and dy/dw (N, C, m) for models with internal unknowns."""
+        raise NotImplementedError
+
+    def constraint(self, x, w, params):
+        """Scaled residual of the internal equations e (N, m), de/dx (N, m, C), de/dw (N, m, m)."""
+        raise NotImplementedError
+
+    def internal_start(self, x, params):
+        """Internal unknowns consistent with aqueous concentrations x, shape (N, m)."""
+        raise NotImplementedError
+
+    def diagnostics(self, x, y, params) -> dict:
+        """Per-stage outputs beyond concentrations (e.g. ``ph``, ``loading_fraction``), arrays (N,)."""
+        return {}
+
+    def reagent_flows(self, params) -> dict | None:
+        """Reagents the model itself implies (saponification base) [mol/s], or None."""
+        return None
 
     def describe(self) -> dict:
         """Plain-data summary of the model for results."""

@@ -125,6 +125,9 @@ class _NewtonSystem:
     tridiagonal (C x C blocks) and banded.
     """
 
+    #: Lower bound of every unknown (concentrations stay non-negative).
+    lower = 0.0
+
     def __init__(self, net: _Network, model, params):
         self.net, self.model, self.params = net, model, params
         n, c = net.n, net.c
@@ -211,6 +214,196 @@ class _NewtonSystem:
         return stage, comp, "balance"
 
 
+class _BlockSystem:
+    """Steady-state equations with per-stage blocks of unknowns [x (C), y (C), w (m)].
+
+    Used when the organic cannot be eliminated stage by stage or the model has internal unknowns:
+
+    - ``y`` (organic concentrations, scaled like x) when a section has a Murphree efficiency below 1:
+      y_j = (1 - E_j) y_in,j + E_j y*(x_j, w_j), with y_in,j the mixed organic entering stage j (organic
+      phase Murphree efficiency); otherwise y = y*(x, w) is eliminated as in :class:`_NewtonSystem`;
+    - ``w`` (m per stage) internal unknowns of the equilibrium model (ln [H+] for the cation-exchange
+      models), whose equations (the aqueous charge balance) the model supplies.
+
+    Rows follow the unknowns: component balances at the x positions, Murphree relations at the y
+    positions, model equations at the w positions; all scaled (balances and Murphree relations by each
+    component's total inflow, the model equations by the model). The Jacobian is the constant linear
+    coupling plus block-diagonal local derivatives (plus, with y eliminated, the organic coupling through
+    dy*/du of the sending stage); stage-major, so it stays banded for a battery.
+    """
+
+    def __init__(self, net: _Network, model, params, efficiency=None):
+        self.net, self.model, self.params = net, model, params
+        n, c = net.n, net.c
+        self.m = int(model.internal_count)
+        self.murphree = efficiency is not None and bool(np.any(efficiency < 1.0))
+        self.efficiency = np.asarray(efficiency if efficiency is not None else np.ones(n), dtype=float)
+        nc = 2 * c if self.murphree else c
+        self.b = b = nc + self.m
+        self.size = n * b
+        self.c_ref = net.c_ref
+        index = np.arange(n * b).reshape(n, b)
+        self.ix = index[:, :c]
+        self.iy = index[:, c:2 * c] if self.murphree else None
+        self.iw = index[:, nc:]
+        self.lower = np.zeros(self.size)
+        self.lower[self.iw.ravel()] = -np.inf
+        inv = 1.0 / net.scale
+        aq, org = net.mat[AQUEOUS], net.mat[ORGANIC]
+        rows, cols, vals = [], [], []
+
+        def couple(matrix, row_index, col_index, factor):
+            rows.append(row_index[matrix.row].ravel())
+            cols.append(col_index[matrix.col].ravel())
+            vals.append((matrix.data[:, None] * factor[None, :]).ravel())
+
+        couple(aq, self.ix, self.ix, self.c_ref * inv)
+        flows_org = net.flows[ORGANIC]
+        self.org_loads = np.zeros((n, c))
+        for inlet in net._circuit.inlets:
+            if inlet.phase == ORGANIC:
+                self.org_loads[inlet.stage] += inlet.flow * inlet.concentration
+        if self.murphree:
+            couple(org, self.ix, self.iy, self.c_ref * inv)
+            # Murphree rows: F_j y_j - (1 - E_j) (T_in y)_j, with T_in = M_org + diag(F_org)
+            t_in = (org.tocsr() + sp.diags(flows_org)).tocoo()
+            keep = 1.0 - self.efficiency[t_in.row]
+            t_in = sp.coo_matrix((-keep * t_in.data, (t_in.row, t_in.col)), shape=(n, n))
+            couple(t_in, self.iy, self.iy, self.c_ref * inv)
+            diag = sp.coo_matrix((flows_org, (np.arange(n), np.arange(n))), shape=(n, n))
+            couple(diag, self.iy, self.iy, self.c_ref * inv)
+        self._linear = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                     shape=(self.size, self.size))
+        if not self.murphree:
+            # balance rows <- organic of the sending stage: R (size x N C) times blockdiag(dy*/du)
+            y_index = np.arange(n * c).reshape(n, c)
+            r_rows = self.ix[org.row].ravel()
+            r_cols = y_index[org.col].ravel()
+            r_vals = (org.data[:, None] * inv[None, :]).ravel()
+            self._org_coupling = sp.csr_matrix((r_vals, (r_rows, r_cols)), shape=(self.size, n * c))
+        self.pinned_rows = self.ix[~net.reachable]
+        if self.murphree:
+            self.pinned_rows = np.concatenate([self.pinned_rows, self.iy[~net.reachable]])
+        self.has_pins = self.pinned_rows.size > 0
+        if self.has_pins:
+            mask = np.zeros(self.size)
+            mask[self.pinned_rows] = 1.0
+            self._keep = sp.diags(1.0 - mask)
+            self._pin = sp.diags(mask)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _split(self, u):
+        n, c = self.net.n, self.net.c
+        x = u[self.ix] * self.c_ref
+        y = u[self.iy] * self.c_ref if self.murphree else None
+        w = u[self.iw] if self.m else np.zeros((n, 0))
+        return x, y, w
+
+    def _equilibrium(self, x, w):
+        """y*, dy*/dx, dy*/dw (the last (N, C, m))."""
+        if self.m:
+            return self.model.equilibrium_internal(x, w, self.params)
+        y, dydx = self.model.equilibrium(x, self.params)
+        return y, dydx, np.zeros(dydx.shape[:2] + (0,))
+
+    def unpack(self, u):
+        x, y, w = self._split(u)
+        if y is None:
+            y = self._equilibrium(x, w)[0]
+        return x, y
+
+    def internal(self, u):
+        return self._split(u)[2]
+
+    def pack(self, x, y=None):
+        x = np.asarray(x, dtype=float)
+        u = np.zeros(self.size)
+        u[self.ix] = x / self.c_ref
+        w = self.model.internal_start(x, self.params) if self.m else np.zeros((x.shape[0], 0))
+        if self.m:
+            u[self.iw] = w
+        if self.murphree:
+            if y is None or np.shape(y) != x.shape:
+                y = self._equilibrium(x, w)[0]
+            u[self.iy] = np.asarray(y, dtype=float) / self.c_ref
+        return u
+
+    def _block_diag(self, blocks):
+        n = blocks.shape[0]
+        return sp.bsr_matrix((blocks, np.arange(n), np.arange(n + 1)),
+                             shape=(n * blocks.shape[1], n * blocks.shape[2]))
+
+    # -- equations -----------------------------------------------------------------------------
+    def residual(self, u, with_jacobian=True):
+        net, n, c, b = self.net, self.net.n, self.net.c, self.b
+        x, y, w = self._split(u)
+        y_star, dydx, dydw = self._equilibrium(x, w)
+        res = np.empty(self.size)
+        inv = 1.0 / net.scale
+        if self.murphree:
+            f_org = net.flows[ORGANIC]
+            e = self.efficiency
+            inflow = net.mat[ORGANIC] @ y + f_org[:, None] * y + self.org_loads
+            mur = f_org[:, None] * y - (1.0 - e)[:, None] * inflow - (e * f_org)[:, None] * y_star
+            res[self.iy] = mur * inv
+            res[self.ix] = net.balance(x, y) * inv
+        else:
+            res[self.ix] = net.balance(x, y_star) * inv
+        if self.m:
+            e_int, de_dx, de_dw = self.model.constraint(x, w, self.params)
+            res[self.iw] = e_int
+        if self.has_pins:
+            res[self.pinned_rows] = u[self.pinned_rows]
+        if not with_jacobian:
+            return res, None
+        local = np.zeros((n, b, b))
+        cx, nc = slice(0, c), 2 * c if self.murphree else c
+        if self.murphree:
+            factor = -(self.efficiency * net.flows[ORGANIC])[:, None, None] * inv[None, :, None]
+            local[:, c:2 * c, cx] = factor * dydx * self.c_ref
+            local[:, c:2 * c, nc:] = factor * dydw
+        if self.m:
+            local[:, nc:, cx] = de_dx * self.c_ref
+            local[:, nc:, nc:] = de_dw
+        jac = self._linear + self._block_diag(local)
+        if not self.murphree:
+            ydu = np.concatenate([dydx * self.c_ref, dydw], axis=2)             # (N, C, b)
+            jac = jac + self._org_coupling @ self._block_diag(ydu)
+        if self.has_pins:
+            jac = self._keep @ jac + self._pin
+        return res, jac.tocsc()
+
+    def holdup_jacobian(self, u):
+        """d(stage holdup)/du for the balance rows, one unit of residence time per phase [s]."""
+        net, n, c, b = self.net, self.net.n, self.net.c, self.b
+        inv = 1.0 / net.scale
+        x, y, w = self._split(u)
+        local = np.zeros((n, b, b))
+        aq = net.flows[AQUEOUS][:, None] * self.c_ref * inv[None, :]
+        idx = np.arange(c)
+        local[:, idx, idx] = aq
+        org = net.flows[ORGANIC][:, None] * inv[None, :]
+        if self.murphree:
+            local[:, idx, c + idx] = org * self.c_ref
+        else:
+            _, dydx, dydw = self._equilibrium(x, w)
+            local[:, :c, :c] += org[:, :, None] * dydx * self.c_ref
+            local[:, :c, c:] = org[:, :, None] * dydw
+        if self.has_pins:
+            pinned = ~net.reachable
+            local[:, :c, :][pinned] = 0.0
+        return self._block_diag(local).tocsc()
+
+    def worst(self, res):
+        stage, within = divmod(int(np.argmax(np.abs(res))), self.b)
+        c = self.net.c
+        if within < c:
+            return stage, within, "balance"
+        if self.murphree and within < 2 * c:
+            return stage, within - c, "Murphree relation"
+        return stage, 0, "charge balance (pH)"
+
+
 def _factor(jac):
     # The stage-major ordering is already banded for a battery; SuperLU's natural column order keeps
     # fill inside the band and is about twice as fast as COLAMD here (recycles add a few columns).
@@ -239,7 +432,7 @@ def _newton(system: _NewtonSystem, u, *, max_iter=60, tol=TOLERANCE):
         merit = 0.5 * float(res @ res)
         alpha = 1.0
         while True:
-            trial = np.maximum(u + alpha * step, 0.0)
+            trial = np.maximum(u + alpha * step, system.lower)
             t_res, _ = system.residual(trial, with_jacobian=False)
             t_merit = 0.5 * float(t_res @ t_res)
             if np.isfinite(t_merit) and t_merit <= (1.0 - 1e-4 * alpha) * merit:
@@ -284,7 +477,7 @@ def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=2000, tol=TOLERANCE)
         except RuntimeError:
             dt *= 0.1
             continue
-        trial = np.maximum(u + step, 0.0)
+        trial = np.maximum(u + step, system.lower)
         t_res, t_jac = system.residual(trial)
         t_norm = float(np.linalg.norm(t_res))
         if not np.isfinite(t_norm) or t_norm > 2.0 * norm:
@@ -300,7 +493,7 @@ def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=2000, tol=TOLERANCE)
 def _polish(system, u, res, jac):
     """One extra Newton step from a converged point if it does not make things worse."""
     try:
-        trial = np.maximum(u + _factor(jac).solve(-res), 0.0)
+        trial = np.maximum(u + _factor(jac).solve(-res), system.lower)
     except RuntimeError:
         return u, res
     t_res, _ = system.residual(trial, with_jacobian=False)
@@ -339,7 +532,8 @@ def solve(cascade: Cascade, *, initial=None, tol: float = TOLERANCE, max_iter: i
     net = _Network(cascade)
     model = cascade.model
     params = model.prepare(net.conditions)
-    if model.linear:
+    efficiency = cascade.circuit.efficiency()
+    if model.linear and not np.any(efficiency < 1.0):
         distribution = model.distribution(params)
         x = np.maximum(net.linear_profile(distribution), 0.0)
         y = distribution * x
@@ -347,7 +541,7 @@ def solve(cascade: Cascade, *, initial=None, tol: float = TOLERANCE, max_iter: i
         res_norm = float(np.max(np.abs(net.balance(x, y) / net.scale)))
         converged = bool(np.isfinite(res_norm) and res_norm < 1e-9)
     else:
-        system = _NewtonSystem(net, model, params)
+        system = _make_system(net, model, params, efficiency)
         # trial points far from the solution may overflow; they are rejected by the line search
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             u, res, iterations, method = _solve_nonlinear(system, cascade, initial, tol, max_iter)
@@ -364,9 +558,18 @@ def solve(cascade: Cascade, *, initial=None, tol: float = TOLERANCE, max_iter: i
                                f"(closure {closure[worst]:.3g} for {cascade.components[worst]})",
                                residual_norm=res_norm, worst_stage=0,
                                worst_component=cascade.components[worst], iterations=iterations)
+    stage_data = {k: np.asarray(val, dtype=float) for k, val in model.diagnostics(x, y, params).items()}
     elapsed = time.perf_counter() - start
     return build_steady_result(cascade, net.flows, x, y, closure=closure, iterations=iterations,
-                               residual_norm=res_norm, method=method, solve_time=elapsed)
+                               residual_norm=res_norm, method=method, solve_time=elapsed,
+                               stage_data=stage_data, model_reagents=model.reagent_flows(params))
+
+
+def _make_system(net, model, params, efficiency):
+    """The x-only system where the organic can be eliminated, else the block system."""
+    if model.internal_count or np.any(efficiency < 1.0):
+        return _BlockSystem(net, model, params, efficiency)
+    return _NewtonSystem(net, model, params)
 
 
 def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
@@ -389,17 +592,32 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
             return u, res, total, "newton"
         if best is None or np.max(np.abs(res)) < np.max(np.abs(best[1])):
             best = (u, res)
+    if getattr(model, "internal_count", 0):
+        # Acidity-driven models: the proton balance makes Newton's region of convergence small and the
+        # extractant homotopy meets sharp turns where the products switch; the pseudo-transient path
+        # (the battery coming on stream) from the substitution start is the reliable one.
+        u, res, it, ok = _pseudo_transient(system, next(iter(_starting_points(system, cascade))),
+                                           tol=tol, max_iter=PSEUDO_TRANSIENT_STEPS)
+        total += it
+        if ok:
+            return u, res, total, "pseudo-transient"
+        if np.max(np.abs(res)) < np.max(np.abs(best[1])):
+            best = (u, res)
+    path_end = []
     if model.continuation(params, 0.0) is not None:
         u, res, it, ok = _continuation(system, cascade, tol, max_iter)
         total += it
         system.params = params
         if ok:
             return u, res, total, "newton+continuation"
+        if np.all(np.isfinite(res)):
+            path_end.append(u)
         if np.max(np.abs(res)) < np.max(np.abs(best[1])):
             best = (u, res)
-    # Pseudo-transient from each start, the plain substitution start first: where the organic cannot
-    # be saturated (capacity above the metal fed), the saturated start is far from the steady state.
-    for u0 in reversed(list(_starting_points(system, cascade))):
+    # Pseudo-transient from where the homotopy stopped, then from each start, the plain substitution
+    # start first: where the organic cannot be saturated (capacity above the metal fed), the saturated
+    # start is far from the steady state.
+    for u0 in path_end + list(reversed(list(_starting_points(system, cascade)))):
         u, res, it, ok = _pseudo_transient(system, u0, tol=tol, max_iter=PSEUDO_TRANSIENT_STEPS)
         total += it
         if ok:
@@ -445,7 +663,7 @@ def _continuation(system: _NewtonSystem, cascade, tol, max_iter):
         system.params = at(target)
         start = u
         if tangent is not None:
-            predicted = np.maximum(u + (target - fraction) * tangent, 0.0)
+            predicted = np.maximum(u + (target - fraction) * tangent, system.lower)
             r_pred = system.residual(predicted, with_jacobian=False)[0]
             r_plain = system.residual(u, with_jacobian=False)[0]
             if np.all(np.isfinite(r_pred)) and r_pred @ r_pred < r_plain @ r_plain:
@@ -460,8 +678,9 @@ def _continuation(system: _NewtonSystem, cascade, tol, max_iter):
         else:
             step *= 0.5
             if step < 1.0 / 1024:
+                # give back the last point on the path, measured against the real problem
                 system.params = params
-                return trial, t_res, total, False
+                return u, system.residual(u, with_jacobian=False)[0], total, False
     if np.max(np.abs(res)) >= tol:   # reached t = 1 only to the intermediate tolerance
         u, res, it, ok = _newton(system, u, max_iter=max_iter, tol=tol)
         total += it
@@ -491,7 +710,7 @@ def _warm_start(system, initial, circuit=None):
     if aqueous is None or aqueous.shape[1] != c:
         return None
     if aqueous.shape[0] == n:
-        return system.pack(np.where(system.net.reachable, aqueous, 0.0))
+        return system.pack(np.where(system.net.reachable, aqueous, 0.0), getattr(initial, "organic", None))
     if circuit is None:
         return None
     old = {sec["name"]: sec for sec in initial.sections}
@@ -596,6 +815,6 @@ def newton_system(cascade: Cascade, initial=None):
     """
     net = _Network(cascade)
     params = cascade.model.prepare(net.conditions)
-    system = _NewtonSystem(net, cascade.model, params)
+    system = _make_system(net, cascade.model, params, cascade.circuit.efficiency())
     u0 = _warm_start(system, initial, cascade.circuit) if initial is not None else None
     return system, (u0 if u0 is not None else next(_starting_points(system, cascade)))

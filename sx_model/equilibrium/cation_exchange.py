@@ -1,0 +1,421 @@
+"""Cation exchange by an acidic extractant: the ``mass_action`` and ``ph_correlation`` models.
+
+Chemistry (acidic organophosphorus extractants, dimeric (HA)2 in aliphatic diluents; Peppard et al.,
+J. Inorg. Nucl. Chem. 4 (1957) 334; Kubota et al., Solvent Extr. Ion Exch. 11 (1993) 437):
+
+    M^z+ + z (HA)2(org) = M(A(HA))z(org) + z H+,    D_M = K_M [(HA)2]^z / [H+]^z
+
+with [(HA)2] the *free* dimer and concentrations in mol/L (K dimensionless). Both models here are the
+one form
+
+    log10 D_i = b_i - a_i log10[H+] + n_i log10 [(HA)2]_free          (concentrations in mol/L)
+
+``mass_action``: a_i = n_i = z_i, b_i = log10 K_i. ``ph_correlation``: log10 D_i = a_i pH + b_i'
+(+ n_i log10 of the free extractant relative to the concentration the correlation was measured at).
+
+Per stage, given the aqueous metal concentrations x leaving it:
+
+- Free extractant from the extractant balance: every complex holds z_i dimers, so
+  [(HA)2]_free + sum_i z_i y_i = c_(HA)2 (the dimer concentration of the organic); loading lowers the
+  free extractant for every metal. Solved per stage by Newton in ln [(HA)2]_free (monotone from above).
+- Protons from the charge balance of the aqueous: chloride does not enter the organic, so it is a tracer
+  whose stage concentrations follow from the aqueous flows alone. With g = [Cl-] - [Na+] - sum z_i x_i,
+  electroneutrality [H+] + sum z_i x_i + [Na+] = [Cl-] + [OH-] and [H+][OH-] = K_w give
+  [H+] = (g + sqrt(g^2 + 4 K_w)) / 2. This is the proton balance: every metal ion extracted releases
+  z H+ into the aqueous (its charge leaves, the chloride stays), every one stripped consumes z H+.
+- Saponification: a fraction ``saponification`` of the extractant enters as its Na+ (or NH4+) salt; the
+  cation is exchanged before any proton (K_Na << K_M), all in the stage where the organic enters
+  (stage 1). It then travels with the aqueous (to the raffinate) as the chloride salt.
+
+The equilibrium pH of every stage is an output (``diagnostics``), with the organic loading as a fraction
+of capacity and the free extractant.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _validate as v
+from ..errors import ConfigError
+from .base import EquilibriumModel
+
+#: Ionic product of water at 25 C [(mol/m^3)^2] (K_w = 1.0e-14 mol^2/L^2; CRC Handbook of Chemistry and
+#: Physics, "Ionization constant of water").
+KW = 1.0e-8
+#: mol/m^3 per mol/L.
+PER_LITRE = 1000.0
+LN10 = math.log(10.0)
+#: Bases accepted for saponification: molar mass of the base and of its chloride salt [kg/mol]
+#: (CIAAW 2021 atomic weights: Na 22.990, Cl 35.45, N 14.007, H 1.008, O 15.999).
+BASES = {"NaOH": {"cation": "Na+", "base_kg_per_mol": 0.039997, "salt": "NaCl", "salt_kg_per_mol": 0.05844},
+         "NH3": {"cation": "NH4+", "base_kg_per_mol": 0.017031, "salt": "NH4Cl",
+                 "salt_kg_per_mol": 0.053491}}
+#: Convergence of the per-stage free-extractant Newton iteration (change of ln f) [-].
+FREE_TOL = 1e-13
+FREE_MAX_ITER = 200
+
+
+class CationExchange(EquilibriumModel):
+    """Common engine of ``mass_action`` and ``ph_correlation`` (see module docstring).
+
+    Parameters
+    ----------
+    components : sequence of str
+    charges : sequence of int
+        z_i, the charge of each metal ion [-].
+    intercept, ph_slope, extractant_order : sequence of float
+        b_i, a_i, n_i of log10 D_i = b_i - a_i log10[H+] + n_i log10[(HA)2]_free (mol/L) [-].
+    extractant : float
+        Total extractant as monomer HA [mol/m^3] (the dimer concentration is half of it).
+    saponification : float
+        Fraction of the extractant entering as its Na+/NH4+ salt [-], 0..1.
+    base : str
+        ``NaOH`` or ``NH3``.
+    ph_validity : (float, float)
+        pH range in which the model's data apply (guard, not a limit of the solver).
+    sources : dict
+        Component -> where its constants come from (for results).
+    """
+
+    config_keys = frozenset()
+    #: One internal unknown per stage: ln [H+] (mol/m^3), with the charge balance as its equation.
+    internal_count = 1
+
+    def __init__(self, components, charges, intercept, ph_slope, extractant_order, extractant,
+                 saponification=0.0, base="NaOH", ph_validity=(0.0, 7.0), sources=None, system=None):
+        self.components = tuple(components)
+        self.charges = np.asarray(charges, dtype=float)
+        self.intercept = np.asarray(intercept, dtype=float)
+        self.ph_slope = np.asarray(ph_slope, dtype=float)
+        self.extractant_order = np.asarray(extractant_order, dtype=float)
+        self.extractant = float(extractant)
+        self.saponification = float(saponification)
+        self.base = base
+        self.ph_validity = tuple(float(p) for p in ph_validity)
+        self.sources = dict(sources or {})
+        self.system = system
+
+    # -- stage parameters ------------------------------------------------------------------------
+    def prepare(self, conditions):
+        n = len(conditions.section)
+        base_load = np.zeros(n)
+        base_load[0] = self.saponification * self.extractant * conditions.organic_flow[0]
+        anion = conditions.anion()
+        base_anion = conditions.aqueous_tracer(base_load) if self.saponification > 0 else np.zeros(n)
+        dimer = np.full(n, 0.5 * self.extractant)
+        # ln D_i = ln_d0_i - a_i ln h + n_i ln f  with h, f in mol/m^3:
+        ln_d0 = LN10 * self.intercept + (self.ph_slope - self.extractant_order) * math.log(PER_LITRE)
+        scale = max(float(np.max(np.abs(anion))), 1e-3)
+        return {"net_anion": anion - base_anion, "anion": anion, "base_anion": base_anion, "dimer": dimer, "ln_d0": ln_d0, "a": self.ph_slope,
+                "n": self.extractant_order, "z": self.charges, "base_flow": float(base_load[0]),
+                "charge_scale": scale}
+
+    def continuation(self, params, fraction):
+        """A path from an easy problem to this one: the extractant (and the saponification base with it)
+        scaled by s = 1e-6 + (1 - 1e-6) t, t = ``fraction``. At t = 0 the organic extracts next to
+        nothing and the aqueous is the mixed liquors; the organic then takes up metal gradually, the
+        way a battery is brought on stream."""
+        scale = 1e-6 + (1.0 - 1e-6) * float(fraction)
+        out = dict(params)
+        out["dimer"] = params["dimer"] * scale
+        out["net_anion"] = params["anion"] - scale * params["base_anion"]
+        return out
+
+    # -- equilibrium -----------------------------------------------------------------------------
+    def _protons(self, x, params):
+        g = params["net_anion"] - x @ params["z"]
+        root = np.sqrt(g * g + 4.0 * KW)
+        h = np.where(g > 0, 0.5 * (g + root), 2.0 * KW / (root - np.minimum(g, 0.0)))
+        return h, h / root                      # [H+], d[H+]/dg
+
+    def _free_extractant(self, x, d_fixed, params):
+        """Free dimer f per stage from f + sum z_i x_i d_i f^n_i = c, by Newton in ln f."""
+        z, order, total = params["z"], params["n"], params["dimer"]
+        weight = x * d_fixed * z                                       # (N, C)
+        s = np.log(total)
+        for _ in range(FREE_MAX_ITER):
+            f = np.exp(s)
+            terms = weight * np.exp(np.outer(s, order))                # z_i y_i
+            phi = f + terms.sum(axis=1) - total
+            dphi = f + terms @ order
+            step = phi / dphi
+            s = s - step
+            if np.all(np.abs(step) < FREE_TOL):
+                break
+        return np.exp(s)
+
+    def equilibrium(self, x, params):
+        """y and dy/dx with [H+] eliminated through the charge balance (used for starting points;
+        the solver keeps ln [H+] as an unknown, see :meth:`equilibrium_internal`)."""
+        z = params["z"]
+        h, dh_dg = self._protons(x, params)
+        w = np.log(h)[:, None]
+        y, dydx, dydw = self.equilibrium_internal(x, w, params)
+        # d ln h / d x_k = -z_k (dh/dg) / h
+        dlnh = -(dh_dg / h)[:, None] * z[None, :]
+        return y, dydx + dydw[:, :, 0][:, :, None] * dlnh[:, None, :]
+
+    def equilibrium_internal(self, x, w, params):
+        z = params["z"]
+        a_eff, order = params["a"], params["n"]
+        ln_fixed = params["ln_d0"][None, :] - np.outer(w[:, 0], a_eff)
+        d_fixed = np.exp(ln_fixed)
+        if np.any(order):
+            f = self._free_extractant(x, d_fixed, dict(params, n=order))
+            dist = d_fixed * np.exp(np.outer(np.log(f), order))
+        else:
+            f = params["dimer"] - (x * d_fixed) @ z
+            dist = d_fixed
+        y = dist * x
+        zy = z[None, :] * y
+        dphi_df = 1.0 + (zy * order[None, :]).sum(axis=1) / f                 # (N,)
+        # h fixed: d phi / d x_k = z_k D_k; x fixed: d phi / d ln h = -sum z_i a_i y_i
+        df_dx = -(z[None, :] * dist) / dphi_df[:, None]                        # (N, C)
+        df_dlnh = (zy * a_eff[None, :]).sum(axis=1) / dphi_df                  # (N,)
+        rel = order[None, :] / f[:, None]                                      # n_i / f
+        dydx = (y * rel)[:, :, None] * df_dx[:, None, :]
+        idx = np.arange(x.shape[1])
+        dydx[:, idx, idx] += dist
+        dydw = (y * (rel * df_dlnh[:, None] - a_eff[None, :]))[:, :, None]
+        return y, dydx, dydw
+
+    def constraint(self, x, w, params):
+        """Charge balance of the aqueous, [H+] - K_w/[H+] - (net anion - sum z x) = 0, over c_scale."""
+        z, scale = params["z"], params["charge_scale"]
+        h = np.exp(w[:, 0])
+        g = params["net_anion"] - x @ z
+        e = (h - KW / h - g) / scale
+        de_dx = np.broadcast_to((z / scale)[None, None, :], (x.shape[0], 1, x.shape[1]))
+        de_dw = ((h + KW / h) / scale)[:, None, None]
+        return e[:, None], de_dx, de_dw
+
+    def internal_start(self, x, params):
+        h, _ = self._protons(np.maximum(x, 0.0), params)
+        return np.log(h)[:, None]
+
+    def trace_ln_distribution(self, params):
+        """ln D at trace loading and the acidity of the liquors alone (no metal), shape (N, C)."""
+        g = params["net_anion"]
+        root = np.sqrt(g * g + 4.0 * KW)
+        h = np.where(g > 0, 0.5 * (g + root), 2.0 * KW / (root - np.minimum(g, 0.0)))
+        ln = (params["ln_d0"][None, :] - np.outer(np.log(h), params["a"])
+              + np.outer(np.log(params["dimer"]), params["n"]))
+        return np.clip(ln, -60.0, 60.0)
+
+    def distribution_guess(self, x_reference, params):
+        return np.exp(self.trace_ln_distribution(params))
+
+    # -- outputs ---------------------------------------------------------------------------------
+    def diagnostics(self, x, y, params):
+        """Per-stage pH, free extractant [mol/m^3] and organic loading as a fraction of capacity."""
+        h, _ = self._protons(x, params)
+        occupied = y @ params["z"]
+        return {"ph": -np.log10(h / PER_LITRE),
+                "proton_mol_per_m3": h,
+                "free_extractant_mol_per_m3": np.maximum(params["dimer"] - occupied, 0.0),
+                "loading_fraction": occupied / params["dimer"]}
+
+    def reagent_flows(self, params) -> dict:
+        """Base used for saponification [mol/s] and what it is."""
+        info = BASES[self.base]
+        return {"base": self.base, "base_mol_per_s": params["base_flow"],
+                "base_kg_per_mol": info["base_kg_per_mol"], "salt": info["salt"],
+                "salt_kg_per_mol": info["salt_kg_per_mol"]}
+
+    def describe(self):
+        out = {"model": self.name, "extractant_mol_per_m3": self.extractant,
+               "saponification": self.saponification, "base": self.base,
+               "ph_validity": list(self.ph_validity)}
+        if self.system:
+            out["system"] = self.system
+        return out
+
+
+# ------------------------------------------------------------------------------------------------
+# config reading shared by both models
+
+def _read_extractant(mapping, key, default_name=None):
+    sub = v.join(key, "extractant")
+    if "extractant" not in mapping:
+        raise ConfigError(sub, "required: {concentration: <mol/L of extractant as HA>, "
+                               "saponification: <0..1>, base: NaOH | NH3}")
+    body = v.mapping(mapping["extractant"], sub)
+    v.check_keys(body, sub, {"name", "concentration", "saponification", "base"},
+                 required=("concentration",))
+    conc = v.quantity(body["concentration"], "concentration", v.join(sub, "concentration"), positive=True)
+    sapon = 0.0
+    if "saponification" in body:
+        sapon = v.number(body["saponification"], v.join(sub, "saponification"), minimum=0.0, maximum=1.0,
+                         what="a saponification degree (fraction of the extractant as its salt) "
+                              "between 0 and 1")
+    base = body.get("base", "NaOH")
+    if base not in BASES:
+        raise ConfigError(v.join(sub, "base"), f"{base!r}; expected one of {', '.join(BASES)}")
+    name = body.get("name", default_name)
+    if name is not None:
+        name = v.text(name, v.join(sub, "name"))
+    return conc, sapon, base, name
+
+
+def _read_ph_validity(mapping, key, default):
+    if "ph_validity" not in mapping:
+        return default
+    sub = v.join(key, "ph_validity")
+    raw = mapping["ph_validity"]
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise ConfigError(sub, f"{raw!r}; expected [low, high] pH")
+    low = v.number(raw[0], f"{sub}[0]", what="a pH")
+    high = v.number(raw[1], f"{sub}[1]", what="a pH")
+    if not low < high:
+        raise ConfigError(sub, f"{raw!r}; expected low < high")
+    return (low, high)
+
+
+def _system(mapping, key):
+    from .. import systems
+
+    if "system" not in mapping:
+        return None
+    return systems.get(mapping["system"], v.join(key, "system"))
+
+
+class MassAction(CationExchange):
+    """``mass_action``: D_i = K_i [(HA)2]_free^z_i / [H+]^z_i with the extractant and proton balances.
+
+    Config (``equilibrium``): ``extractant: {concentration, saponification, base, name}``; the constants
+    from ``system`` (package data, ``sx-model systems``), ``log10_k`` per component, or
+    ``separation_factors`` with ``reference: {element, log10_k}`` (log10 K_i = log10 K_ref +
+    log10(beta_i / beta_ref)); explicit values override the system's. ``ph_validity: [low, high]``.
+    """
+
+    name = "mass_action"
+    config_keys = frozenset({"system", "extractant", "log10_k", "separation_factors", "reference",
+                             "ph_validity"})
+
+    @classmethod
+    def from_config(cls, mapping, components, key, section_names):
+        from ..elements import element
+
+        system = _system(mapping, key)
+        conc, sapon, base, _ = _read_extractant(mapping, key, system.extractant if system else None)
+        log_k, sources = {}, {}
+        if system is not None:
+            for comp in components:
+                value = system.log_k(comp)
+                if value is not None:
+                    log_k[comp], sources[comp] = value
+        explicit_beta = "separation_factors" in mapping
+        if explicit_beta or "reference" in mapping:
+            if not (explicit_beta and "reference" in mapping):
+                missing = "reference" if explicit_beta else "separation_factors"
+                raise ConfigError(v.join(key, missing), "separation_factors and reference "
+                                                        "({element, log10_k}) go together")
+            beta = v.component_values(mapping["separation_factors"], v.join(key, "separation_factors"),
+                                      components, require_all=False,
+                                      read=lambda raw, sub: v.number(raw, sub, exclusive_minimum=0.0,
+                                                                     what="a separation factor > 0"))
+            ref_key = v.join(key, "reference")
+            ref = v.mapping(mapping["reference"], ref_key)
+            v.check_keys(ref, ref_key, {"element", "log10_k"}, required=("element", "log10_k"))
+            ref_el = ref["element"]
+            if ref_el not in beta:
+                raise ConfigError(v.join(ref_key, "element"), f"{ref_el!r}; expected one of the elements "
+                                                              "given in separation_factors")
+            ref_k = v.number(ref["log10_k"], v.join(ref_key, "log10_k"), what="log10 K (a number)")
+            for comp, b in beta.items():
+                log_k[comp] = ref_k + math.log10(b / beta[ref_el])
+                sources[comp] = f"separation factor relative to {ref_el} (config)"
+        if "log10_k" in mapping:
+            given = v.component_values(mapping["log10_k"], v.join(key, "log10_k"), components,
+                                       require_all=False,
+                                       read=lambda raw, sub: v.number(raw, sub, what="log10 K (a number)"))
+            for comp, value in given.items():
+                log_k[comp], sources[comp] = value, "config"
+        missing = [c for c in components if c not in log_k]
+        if missing:
+            where = v.join(key, "log10_k")
+            hint = (f"system {system.key!r} has no constant for it" if system is not None
+                    else "give log10_k, separation_factors + reference, or a system")
+            raise ConfigError(f"{where}.{missing[0]}", f"log10 K missing for {missing[0]}; {hint}")
+        charges = [element(c).charge for c in components]
+        default_validity = system.ph_validity if system is not None else (0.0, 6.0)
+        validity = _read_ph_validity(mapping, key, default_validity)
+        return cls(components, charges, [log_k[c] for c in components], charges, charges, conc, sapon,
+                   base, validity, sources, system.key if system is not None else None)
+
+    def describe(self):
+        out = super().describe()
+        out["log10_k"] = dict(zip(self.components, self.intercept.tolist()))
+        out["log10_k_source"] = self.sources
+        return out
+
+
+class PhCorrelation(CationExchange):
+    """``ph_correlation``: log10 D_i = a_i pH + b_i (+ n_i log10 of the free extractant relative to the
+    concentration ``at`` which the correlation was measured), with the proton and extractant balances.
+
+    Config (``equilibrium``): ``extractant`` as for mass_action; ``correlations: {Fe: {slope: 3,
+    intercept: -3.1, extractant_order: 0, at: 0.6 mol/L}}`` (``at`` = extractant as HA when measured,
+    default the extractant concentration); entries may come from ``system``.
+    """
+
+    name = "ph_correlation"
+    config_keys = frozenset({"system", "extractant", "correlations", "ph_validity"})
+    ENTRY_KEYS = frozenset({"slope", "intercept", "extractant_order", "at"})
+
+    @classmethod
+    def from_config(cls, mapping, components, key, section_names):
+        from ..elements import element
+
+        system = _system(mapping, key)
+        conc, sapon, base, _ = _read_extractant(mapping, key, system.extractant if system else None)
+        entries, sources = {}, {}
+        if system is not None:
+            for comp in components:
+                entry = system.ph_correlation(comp)
+                if entry is not None:
+                    entries[comp], sources[comp] = entry
+        if "correlations" in mapping:
+            sub = v.join(key, "correlations")
+            raw = v.mapping(mapping["correlations"], sub)
+            for comp, body in raw.items():
+                ckey = v.join(sub, comp)
+                if comp not in components:
+                    raise ConfigError(ckey, f"{comp!r} is not one of the components ({', '.join(components)})")
+                body = v.mapping(body, ckey)
+                v.check_keys(body, ckey, cls.ENTRY_KEYS, required=("slope", "intercept"))
+                entry = {"slope": v.number(body["slope"], v.join(ckey, "slope"), minimum=0.0,
+                                           what="a slope d log10 D / d pH >= 0"),
+                         "intercept": v.number(body["intercept"], v.join(ckey, "intercept"),
+                                               what="log10 D at pH 0 (a number)"),
+                         "extractant_order": v.number(body.get("extractant_order", 0.0),
+                                                      v.join(ckey, "extractant_order"), minimum=0.0,
+                                                      what="an order >= 0")}
+                if "at" in body:
+                    entry["at"] = v.quantity(body["at"], "concentration", v.join(ckey, "at"), positive=True)
+                entries[comp], sources[comp] = entry, "config"
+        missing = [c for c in components if c not in entries]
+        if missing:
+            raise ConfigError(v.join(v.join(key, "correlations"), missing[0]),
+                              f"no pH correlation for {missing[0]}; expected {{slope, intercept}}")
+        slope, intercept, order = [], [], []
+        for comp in components:
+            e = entries[comp]
+            n_i = e.get("extractant_order", 0.0)
+            at = e.get("at", conc)
+            slope.append(e["slope"])
+            order.append(n_i)
+            # log10 D = a pH + b + n log10(f / f_at) = b - a log10[H+] + n log10 f - n log10 f_at
+            intercept.append(e["intercept"] - n_i * math.log10(0.5 * at / PER_LITRE))
+        charges = [element(c).charge for c in components]
+        default_validity = system.ph_validity if system is not None else (0.0, 6.0)
+        validity = _read_ph_validity(mapping, key, default_validity)
+        return cls(components, charges, intercept, slope, order, conc, sapon, base, validity, sources,
+                   system.key if system is not None else None)
+
+    def describe(self):
+        out = super().describe()
+        out["correlations"] = {c: {"slope": float(a), "log10_d_at_ph0": float(b)}
+                               for c, a, b in zip(self.components, self.ph_slope, self.intercept)}
+        return out
