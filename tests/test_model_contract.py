@@ -20,6 +20,17 @@ EXAMPLES = {
     "separation_factor": {"model": "separation_factor",
                           "separation_factors": {"La": 1.0, "Ce": 5.0, "Pr": 10.0, "Nd": 15.0},
                           "capacity": "0.18 mol/L"},
+    "mass_action": {"model": "mass_action",
+                    "extractant": {"concentration": "1.0 mol/L", "saponification": 0.3, "base": "NaOH"},
+                    "separation_factors": {"La": 1.0, "Ce": 5.0, "Pr": 10.0, "Nd": 15.0},
+                    "reference": {"element": "Nd", "log10_k": -1.5}},
+    "ph_correlation": {"model": "ph_correlation",
+                       "extractant": {"concentration": "0.6 mol/L"},
+                       "correlations": {"La": {"slope": 3, "intercept": -6.0},
+                                        "Ce": {"slope": 3, "intercept": -5.3, "extractant_order": 3},
+                                        "Pr": {"slope": 2.5, "intercept": -4.0},
+                                        "Nd": {"slope": 3, "intercept": -4.5, "extractant_order": 3,
+                                               "at": "1 mol/L"}}},
 }
 
 
@@ -29,8 +40,10 @@ def make(name, stages=6):
     sections = tuple(["extraction"] * (stages // 2) + ["scrub"] * (stages - stages // 2))
     acid = np.zeros(stages)
     acid[-1] = 1e-4
+    anion = np.linspace(1e-5, 3e-4, stages)           # mol/s of chloride into each stage
     conditions = StageConditions(section=sections, aqueous_flow=np.full(stages, 1e-4),
-                                 organic_flow=np.full(stages, 2e-4), acid_inflow=acid)
+                                 organic_flow=np.full(stages, 2e-4), acid_inflow=acid,
+                                 anion_inflow=anion, tracer=lambda load: load / 1e-4)
     return model, model.prepare(conditions)
 
 
@@ -92,6 +105,7 @@ def test_single_stage_batch_conserves_mass(name):
                                                "Nd": "0.02 mol/L"}}},
     }
     config["equilibrium"] = {k: v for k, v in config["equilibrium"].items() if k != "distribution_by_section"}
+    config["streams"]["feed"]["acid"] = "0.5 mol/L"
     result = sx_model.solve(sx_model.load_config(config))
     assert result.mass_balance_error < 1e-12
     fed = np.array([100.0, 50.0, 20e3 / 140.90766, 20.0])  # mol/m^3, Pr from 20 g/L / M(Pr)
@@ -145,3 +159,48 @@ def test_separation_factor_rejects_unloadable_organic():
     with pytest.raises(ConfigError) as info:
         sx_model.solve(sx_model.load_config(config))
     assert info.value.key == "streams.organic.flow"
+
+
+INTERNAL = sorted(name for name in EXAMPLES if model_class(name).internal_count)
+
+
+@pytest.mark.parametrize("name", INTERNAL)
+def test_internal_derivatives_match_finite_differences(name):
+    """Models with internal unknowns (ln [H+]): dy/dx, dy/dw and the constraint's derivatives."""
+    model, params = make(name)
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        x = sample_x(rng, 6)
+        w = model.internal_start(x, params) + rng.uniform(-0.5, 0.5, size=(6, 1))
+        y, dydx, dydw = model.equilibrium_internal(x, w, params)
+        e, dedx, dedw = model.constraint(x, w, params)
+        # step 1e-4 in ln [H+]: truncation ~1e-8 relative; the inner free-extractant solve stops at
+        # 1e-13 in ln f, which a smaller step would amplify into the difference quotient
+        h = 1e-4
+        fd_w = (model.equilibrium_internal(x, w + h, params)[0]
+                - model.equilibrium_internal(x, w - h, params)[0]) / (2 * h)
+        np.testing.assert_allclose(dydw[:, :, 0], fd_w, rtol=1e-6, atol=1e-7 * np.abs(y).max())
+        fd_ew = (model.constraint(x, w + h, params)[0] - model.constraint(x, w - h, params)[0]) / (2 * h)
+        np.testing.assert_allclose(dedw[:, :, 0], fd_ew, rtol=1e-6)
+        for k in range(x.shape[1]):
+            step = 1e-6 * x[:, k]
+            up, down = x.copy(), x.copy()
+            up[:, k] += step
+            down[:, k] -= step
+            fd = (model.equilibrium_internal(up, w, params)[0]
+                  - model.equilibrium_internal(down, w, params)[0]) / (2 * step[:, None])
+            scale = np.abs(y) / x[:, k:k + 1] + 1e-300
+            np.testing.assert_allclose(dydx[:, :, k] / scale, fd / scale, atol=1e-7)
+            fd_e = (model.constraint(up, w, params)[0] - model.constraint(down, w, params)[0]) / step[:, None]
+            np.testing.assert_allclose(dedx[:, :, k], fd_e / 2, rtol=1e-4)   # linear in x: only round-off
+
+
+@pytest.mark.parametrize("name", INTERNAL)
+def test_internal_form_agrees_with_eliminated_form(name):
+    """With ln [H+] from the charge balance, the internal form gives the eliminated model's y."""
+    model, params = make(name)
+    x = sample_x(np.random.default_rng(4), 6)
+    w = model.internal_start(x, params)
+    y_int = model.equilibrium_internal(x, w, params)[0]
+    np.testing.assert_allclose(y_int, model.organic(x, params), rtol=1e-12)
+    np.testing.assert_allclose(model.constraint(x, w, params)[0], 0.0, atol=1e-10)  # round-off of sum z x

@@ -54,6 +54,8 @@ BASES = {"NaOH": {"cation": "Na+", "base_kg_per_mol": 0.039997, "salt": "NaCl", 
 #: Convergence of the per-stage free-extractant Newton iteration (change of ln f) [-].
 FREE_TOL = 1e-13
 FREE_MAX_ITER = 200
+#: Smallest free extractant, as a fraction of the total [-] (see _free_extractant).
+FREE_FLOOR = 1e-200
 
 
 class CationExchange(EquilibriumModel):
@@ -134,13 +136,18 @@ class CationExchange(EquilibriumModel):
         z, order, total = params["z"], params["n"], params["dimer"]
         weight = x * d_fixed * z                                       # (N, C)
         s = np.log(total)
+        # Metals whose D does not depend on the free extractant (order 0, ph_correlation) can load the
+        # organic beyond capacity; the free extractant is then held at a floor (the loading guard
+        # reports it) instead of having no solution.
+        floor = np.log(total) + np.log(FREE_FLOOR)
         for _ in range(FREE_MAX_ITER):
             f = np.exp(s)
             terms = weight * np.exp(np.outer(s, order))                # z_i y_i
             phi = f + terms.sum(axis=1) - total
             dphi = f + terms @ order
-            step = phi / dphi
-            s = s - step
+            new = np.maximum(s - phi / dphi, floor)
+            step = new - s
+            s = new
             if np.all(np.abs(step) < FREE_TOL):
                 break
         return np.exp(s)
