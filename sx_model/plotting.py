@@ -19,11 +19,27 @@ def plot_profiles(result, path=None, ax=None):
     import numpy as np
 
     plt = _pyplot()
-    if ax is None:
+    stage_data = getattr(result, "stage_data", {}) or {}
+    ph_ax = None
+    if ax is None and "ph" in stage_data:
+        fig, (ax, ph_ax) = plt.subplots(2, 1, figsize=(8, 7), sharex=True,
+                                        gridspec_kw={"height_ratios": [3, 1.4]})
+    elif ax is None:
         fig, ax = plt.subplots(figsize=(8, 5))
     else:
         fig = ax.figure
     stages = np.arange(1, result.stages + 1)
+    if ph_ax is not None:
+        ph_ax.plot(stages, stage_data["ph"], "k.-", label="equilibrium pH")
+        ph_ax.set_ylabel("pH")
+        ph_ax.set_xlabel("stage (numbered along the organic flow)")
+        if "loading_fraction" in stage_data:
+            load_ax = ph_ax.twinx()
+            load_ax.plot(stages, 100 * stage_data["loading_fraction"], "-", color="tab:red", alpha=0.7)
+            load_ax.set_ylabel("organic loading [% of capacity]", color="tab:red", fontsize=8)
+        ph_ax.grid(True, alpha=0.3)
+        for sec in result.sections[1:]:
+            ph_ax.axvline(sec["first_stage"] - 0.5, color="0.6", lw=0.8)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, comp in enumerate(result.components):
         color = colors[i % len(colors)]
@@ -36,7 +52,8 @@ def plot_profiles(result, path=None, ax=None):
     for sec in result.sections:
         ax.text(sec["first_stage"] - 0.5 + sec["stages"] / 2, 1.01, sec["name"], ha="center",
                 va="bottom", transform=ax.get_xaxis_transform(), fontsize=9)
-    ax.set_xlabel("stage (numbered along the organic flow)")
+    if ph_ax is None:
+        ax.set_xlabel("stage (numbered along the organic flow)")
     ax.set_ylabel("concentration [mol/L]")
     ax.set_title(result.name, pad=18)
     ax.legend(fontsize=8, ncol=2)

@@ -33,8 +33,10 @@ def steady_table(result, profile_rows: int = 12) -> str:
         lines.append(f"{name:<20} " + " ".join(f"{p.composition[c]:>10.4g}" for c in comps))
     lines.append("")
     lines.append("stage profile (mol/L):")
+    stage_data = getattr(result, "stage_data", {}) or {}
+    has_ph = "ph" in stage_data
     head = f"{'stage':>5} {'section':<10} " + " ".join(f"{'aq ' + c:>9}" for c in comps) + " " + \
-           " ".join(f"{'org ' + c:>9}" for c in comps)
+           " ".join(f"{'org ' + c:>9}" for c in comps) + (f" {'pH':>6} {'load %':>7}" if has_ph else "")
     lines.append(head)
     n = result.stages
     if n <= profile_rows:
@@ -45,7 +47,21 @@ def steady_table(result, profile_rows: int = 12) -> str:
     for j in rows:
         lines.append(f"{j + 1:>5} {result.section_of(j + 1):<10} "
                      + " ".join(f"{v / L_PER_M3:>9.3g}" for v in result.aqueous[j]) + " "
-                     + " ".join(f"{v / L_PER_M3:>9.3g}" for v in result.organic[j]))
+                     + " ".join(f"{v / L_PER_M3:>9.3g}" for v in result.organic[j])
+                     + (f" {stage_data['ph'][j]:>6.2f} {100 * stage_data['loading_fraction'][j]:>7.1f}"
+                        if has_ph else ""))
+    r = result.reagents or {}
+    if "base_mol_per_h" in r:
+        lines.append("")
+        per = ""
+        if "acid_consumed_kg_HCl_per_kg_REO" in r:
+            per = (f"; per kg REO in keyed products: {r['acid_consumed_kg_HCl_per_kg_REO']:.3g} kg HCl "
+                   f"consumed, {r['base_kg_' + r['base'] + '_per_kg_REO']:.3g} kg {r['base']}")
+        lines.append(f"reagents: acid fed {r['acid_fed_kg_per_h_as_HCl']:.4g} kg/h HCl "
+                     f"({r['acid_fed_mol_per_h']:.4g} mol/h), consumed {r['acid_consumed_kg_per_h_as_HCl']:.4g} "
+                     f"kg/h; base {r['base_kg_per_h_as_' + r['base']]:.4g} kg/h {r['base']}; neutral salt "
+                     f"{r['neutral_salt_in_raffinate_kg_per_h_as_' + r['neutral_salt']]:.4g} kg/h "
+                     f"{r['neutral_salt']} in the raffinate{per}")
     if result.cost is not None:
         c = result.cost
         lines.append("")

@@ -98,7 +98,12 @@ class SteadyResult:
     cost : CostBreakdown or None
         Annual cost breakdown when the config has a ``cost:`` section.
     reagents : dict
-        Acid fed with the liquors (as H+) and base used for saponification (as NaOH) [mol/h].
+        Acid fed with the liquors (as HCl) and base used for saponification (NaOH or NH3), in mol/h and
+        kg/h; for acidity-driven models also the free acid leaving, acid consumed, neutral salt in the
+        raffinate and all of it per kg of REO (oxide) in keyed products.
+    stage_data : dict
+        Per-stage model outputs, arrays (N,): ``ph``, ``loading_fraction`` (organic loading as a
+        fraction of capacity), ``free_extractant_mol_per_m3`` (acidity-driven models); may be empty.
     """
 
     name: str
@@ -120,6 +125,7 @@ class SteadyResult:
     solve_time_s: float = 0.0
     cost: object = None
     reagents: dict = field(default_factory=dict)
+    stage_data: dict = field(default_factory=dict)
 
     @property
     def stages(self) -> int:
@@ -156,7 +162,10 @@ class SteadyResult:
                 "organic_flow_m3_per_s": self.organic_flow.tolist(),
                 "aqueous_mol_per_m3": {c: self.aqueous[:, i].tolist() for i, c in enumerate(comps)},
                 "organic_mol_per_m3": {c: self.organic[:, i].tolist() for i, c in enumerate(comps)},
+                **{k: np.asarray(val).tolist() for k, val in self.stage_data.items()
+                   if k != "proton_mol_per_m3"},
             },
+            "ph": self.stage_data["ph"].tolist() if "ph" in self.stage_data else None,
             "warnings": list(self.warnings),
             "solve_time_s": float(self.solve_time_s),
             "reagents": dict(self.reagents),
@@ -171,14 +180,16 @@ class SteadyResult:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         comps = list(self.components)
+        extra = [k for k in self.stage_data if k != "proton_mol_per_m3"]
         writer.writerow(["stage", "section", "aqueous_flow_m3_per_s", "organic_flow_m3_per_s"]
                         + [f"aqueous_{c}_mol_per_m3" for c in comps]
-                        + [f"organic_{c}_mol_per_m3" for c in comps])
+                        + [f"organic_{c}_mol_per_m3" for c in comps] + extra)
         for j in range(self.stages):
             writer.writerow([j + 1, self.section_of(j + 1), repr(float(self.aqueous_flow[j])),
                              repr(float(self.organic_flow[j]))]
                             + [repr(float(v)) for v in self.aqueous[j]]
-                            + [repr(float(v)) for v in self.organic[j]])
+                            + [repr(float(v)) for v in self.organic[j]]
+                            + [repr(float(self.stage_data[k][j])) for k in extra])
         return buf.getvalue()
 
     def products_csv(self) -> str:
@@ -234,17 +245,30 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
     sections = [{"name": s.name, "first_stage": s.first + 1, "stages": s.stages}
                 for s in circuit.sections]
     warnings = list(getattr(cascade, "warnings", []) or [])
-    acid = sum(i.flow * i.acid for i in circuit.inlets)                        # mol/s H+
-    capacity = getattr(cascade.model, "capacity", None)
-    fresh = sum(i.flow for i in circuit.inlets if i.name == "organic")
-    base = 3.0 * capacity * fresh if capacity else 0.0                        # mol/s NaOH
+    stage_data = dict(stage_data or {})
+    acid = sum(i.flow * i.acid for i in circuit.inlets if i.phase == AQUEOUS)   # mol/s H+
+    keyed_oxide = sum(p.oxide_kg_per_h for p in products.values() if p.key)
+    if model_reagents is not None:
+        base = model_reagents["base_mol_per_s"]
+        reagents = _reagents(cascade, products, flows, stage_data, acid, model_reagents, keyed_oxide)
+        warnings += _stage_warnings(cascade, stage_data)
+    else:
+        capacity = getattr(cascade.model, "capacity", None)
+        fresh = sum(i.flow for i in circuit.inlets if i.name == "organic")
+        base = 3.0 * capacity * fresh if capacity else 0.0                    # mol/s NaOH
+        reagents = {"acid_mol_per_h": acid * SECONDS_PER_HOUR,
+                    "acid_kg_per_h_as_HCl": acid * HCL_KG_PER_MOL * SECONDS_PER_HOUR,
+                    "saponification_base_mol_per_h": base * SECONDS_PER_HOUR,
+                    "saponification_base_kg_per_h_as_NaOH": base * NAOH_KG_PER_MOL * SECONDS_PER_HOUR}
+        if keyed_oxide > 0:
+            reagents["acid_kg_HCl_per_kg_REO"] = reagents["acid_kg_per_h_as_HCl"] / keyed_oxide
+            reagents["base_kg_per_kg_REO"] = reagents["saponification_base_kg_per_h_as_NaOH"] / keyed_oxide
     cost = None
     if cascade.cost_parameters is not None:
         from .cost import cascade_cost
 
-        keyed = sum(p.oxide_kg_per_h for p in products.values() if p.key)
         cost = cascade_cost(np.asarray(flows["aqueous"]), np.asarray(flows["organic"]), acid, base,
-                            keyed, cascade.cost_parameters)
+                            keyed_oxide, cascade.cost_parameters)
     result = SteadyResult(
         name=cascade.name, converged=True, iterations=int(iterations), method=method,
         residual_norm=float(residual_norm),
@@ -254,6 +278,71 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
         aqueous_flow=np.asarray(flows["aqueous"], dtype=float),
         organic_flow=np.asarray(flows["organic"], dtype=float),
         products=products, warnings=warnings, model=cascade.model.describe(), solve_time_s=solve_time,
-        cost=cost, reagents={"acid_mol_per_h": acid * SECONDS_PER_HOUR,
-                             "saponification_base_mol_per_h": base * SECONDS_PER_HOUR})
+        cost=cost, reagents=reagents, stage_data=stage_data)
     return result
+
+
+#: Molar masses of reagents [kg/mol] (CIAAW 2021 atomic weights: H 1.008, Cl 35.45, Na 22.990, O 15.999).
+HCL_KG_PER_MOL = 0.036458
+NAOH_KG_PER_MOL = 0.039997
+#: Organic loading above which a stage is flagged [-] (fraction of capacity).
+LOADING_WARNING = 0.95
+
+
+def _reagents(cascade, products, flows, stage_data, acid, info, keyed_oxide):
+    """Acid and base use of an acidity-driven cascade [mol/h, kg/h] and per kg of keyed REO product."""
+    hours = SECONDS_PER_HOUR
+    base = info["base_mol_per_s"]
+    leaving = {}
+    protons = stage_data.get("proton_mol_per_m3")
+    for outlet in cascade.circuit.outlets:
+        if outlet.phase == AQUEOUS and protons is not None:
+            flow = outlet.fraction * flows[AQUEOUS][outlet.stage]
+            leaving[outlet.name] = float(flow * protons[outlet.stage])
+    acid_out = sum(leaving.values())
+    out = {"acid_fed_mol_per_h": acid * hours,
+           "acid_fed_kg_per_h_as_HCl": acid * HCL_KG_PER_MOL * hours,
+           "free_acid_leaving_mol_per_h": {k: val * hours for k, val in leaving.items()},
+           "acid_consumed_mol_per_h": (acid - acid_out) * hours,
+           "acid_consumed_kg_per_h_as_HCl": (acid - acid_out) * HCL_KG_PER_MOL * hours,
+           "base": info["base"],
+           "base_mol_per_h": base * hours,
+           f"base_kg_per_h_as_{info['base']}": base * info["base_kg_per_mol"] * hours,
+           "neutral_salt": info["salt"],
+           f"neutral_salt_in_raffinate_kg_per_h_as_{info['salt']}": base * info["salt_kg_per_mol"] * hours,
+           # keep the names the cost model and older results use
+           "acid_mol_per_h": acid * hours,
+           "saponification_base_mol_per_h": base * hours}
+    if keyed_oxide > 0:
+        out["acid_fed_kg_HCl_per_kg_REO"] = acid * HCL_KG_PER_MOL * hours / keyed_oxide
+        out["acid_consumed_kg_HCl_per_kg_REO"] = (acid - acid_out) * HCL_KG_PER_MOL * hours / keyed_oxide
+        out[f"base_kg_{info['base']}_per_kg_REO"] = base * info["base_kg_per_mol"] * hours / keyed_oxide
+    if "loading_fraction" in stage_data:
+        out["max_loading_fraction"] = float(np.max(stage_data["loading_fraction"]))
+    return out
+
+
+def _stage_warnings(cascade, stage_data):
+    """Operating guards on the solved state: organic loading near capacity, pH outside the data's range."""
+    warnings = []
+    load = stage_data.get("loading_fraction")
+    if load is not None:
+        high = np.flatnonzero(load > LOADING_WARNING)
+        if high.size:
+            warnings.append(f"organic loaded above {100 * LOADING_WARNING:.0f} % of capacity in "
+                            f"{high.size} stage(s) (stage {high[0] + 1}: {100 * load[high[0]]:.1f} %)")
+    ph = stage_data.get("ph")
+    validity = getattr(cascade.model, "ph_validity", None)
+    if ph is not None and validity is not None:
+        low, high_ph = validity
+        # strip stages run far below any extraction data on purpose (D ~ 0 there); not flagged
+        strip = cascade.circuit.section("strip")
+        checked = np.ones(ph.size, dtype=bool)
+        if strip is not None:
+            checked[strip.first:strip.first + strip.stages] = False
+        outside = np.flatnonzero(checked & ((ph < low) | (ph > high_ph)))
+        if outside.size:
+            j = int(outside[np.argmax(np.abs(ph[outside] - 0.5 * (low + high_ph)))])
+            warnings.append(f"equilibrium pH leaves the model's validity range {low:g}..{high_ph:g} in "
+                            f"{outside.size} stage(s) (stage {j + 1}: pH {ph[j]:.2f})")
+    return warnings

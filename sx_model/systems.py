@@ -82,7 +82,14 @@ class System:
         covered += [el for el in (self.data.get("log_k") or {}) if el not in covered
                     and self.log_k(el) is not None]
         corr = list((self.data.get("ph_correlation") or {}))
-        tags = {el: (beta.get(el) or {}).get("tag", "") for el in covered}
+        explicit = self.data.get("log_k") or {}
+        ref = self.data.get("log_k_reference")
+        tags = {}
+        for el in covered:
+            if el in beta and ref is not None:
+                tags[el] = (beta.get(el) or {}).get("tag", "")
+            else:
+                tags[el] = (explicit.get(el) or {}).get("tag", "")
         return {"log_k": covered, "ph_correlation": corr, "tags": tags,
                 "reference": self.data.get("log_k_reference")}
 
