@@ -173,7 +173,7 @@ class Circuit:
         n = self.stage_count
         flows = {}
         for phase in PHASES:
-            matrix = (sp.identity(n, format="lil") - self.transfer_matrix(phase).tolil())
+            matrix = (sp.identity(n, format="csr") - self.transfer_matrix(phase)).tolil()
             q = self.inlet_flow(phase)
             if phase in self.flow_anchors:
                 stage, flow = self.flow_anchors[phase]
