@@ -314,14 +314,19 @@ class MassAction(CationExchange):
                     log_k[comp], sources[comp] = value
         explicit_beta = "separation_factors" in mapping
         if explicit_beta or "reference" in mapping:
-            if not (explicit_beta and "reference" in mapping):
+            if not (explicit_beta or system is not None) or "reference" not in mapping:
                 missing = "reference" if explicit_beta else "separation_factors"
                 raise ConfigError(v.join(key, missing), "separation_factors and reference "
-                                                        "({element, log10_k}) go together")
-            beta = v.component_values(mapping["separation_factors"], v.join(key, "separation_factors"),
-                                      components, require_all=False,
-                                      read=lambda raw, sub: v.number(raw, sub, exclusive_minimum=0.0,
-                                                                     what="a separation factor > 0"))
+                                                        "({element, log10_k}) go together (a named "
+                                                        "system supplies the separation factors)")
+            if explicit_beta:
+                beta = v.component_values(mapping["separation_factors"], v.join(key, "separation_factors"),
+                                          components, require_all=False,
+                                          read=lambda raw, sub: v.number(raw, sub, exclusive_minimum=0.0,
+                                                                         what="a separation factor > 0"))
+            else:
+                table = system.data.get("separation_factors") or {}
+                beta = {el: float(entry["value"]) for el, entry in table.items()}
             ref_key = v.join(key, "reference")
             ref = v.mapping(mapping["reference"], ref_key)
             v.check_keys(ref, ref_key, {"element", "log10_k"}, required=("element", "log10_k"))
@@ -331,8 +336,11 @@ class MassAction(CationExchange):
                                                               "given in separation_factors")
             ref_k = v.number(ref["log10_k"], v.join(ref_key, "log10_k"), what="log10 K (a number)")
             for comp, b in beta.items():
+                if comp not in components:
+                    continue
                 log_k[comp] = ref_k + math.log10(b / beta[ref_el])
-                sources[comp] = f"separation factor relative to {ref_el} (config)"
+                sources[comp] = (f"separation factor relative to {ref_el} "
+                                 f"({'config' if explicit_beta else system.key}), reference log10 K (config)")
         if "log10_k" in mapping:
             given = v.component_values(mapping["log10_k"], v.join(key, "log10_k"), components,
                                        require_all=False,
