@@ -1,21 +1,25 @@
 """Steady state of a whole cascade, solved as one system of equations.
 
-Unknowns are the logarithms of the aqueous and organic concentrations leaving every stage,
-u = [ln x_1, ln y_1, ln x_2, ln y_2, ...] (stage-major, so the Jacobian is block-banded for a plain
-battery and merely sparse with recycles). Equations per stage and component:
+Unknowns are the aqueous concentrations leaving every stage, scaled by the largest inlet concentration,
+stage-major (so the Jacobian is block-banded for a plain battery and merely sparse with recycles); the
+organic is eliminated through equilibrium, y = f(x). Equations are the component balances of each stage,
 
-- component balance  q_ji + sum_k (T_aq F_aq)_jk x_ki + sum_k (T_org F_org)_jk y_ki - F_aq,j x_ji - F_org,j y_ji = 0
-  (scaled by the stage's own throughput of the component, so it reads as a relative error even for
-  trace components);
-- equilibrium        ln y_ji - ln f_i(x_j) = 0.
+    q_ji + sum_k (T_aq F_aq)_jk x_ki + sum_k (T_org F_org)_jk y_ki - F_aq,j x_ji - F_org,j y_ji = 0,
 
-Newton's method with the analytic sparse Jacobian (SuperLU) and an Armijo line search, started from
-successive substitution on the distribution ratios (the classical K-value method, with the total metal
-level of each stage taken from the total balance for models that saturate the organic). If Newton still
-stalls, a homotopy supplied by the model (for separation factors: beta^t, t from 0 to 1) is followed
-with warm-started Newton solves. Working in logarithms keeps every concentration positive and resolves trace
-components over tens of orders of magnitude. A linear model (constant_d) is solved directly with one
-sparse factorisation.
+divided by each component's total inflow, so they read as a relative closure even for trace components.
+Where the organic cannot be eliminated stage by stage (a Murphree efficiency below 1) or the model has
+internal unknowns (ln [H+] with the charge balance for the acidity-driven models), the block system
+:class:`_BlockSystem` carries [x, y, w] per stage instead.
+
+Newton's method with the analytic sparse Jacobian (SuperLU) and an Armijo line search with a watchdog,
+started from successive substitution on the distribution ratios (the classical K-value method, with the
+total metal level of each stage taken from the total balance for models that saturate the organic); a
+warm start from a previous result when given. If Newton stalls: a homotopy supplied by the model
+(separation factors beta^t with a moving half-loading; the extractant concentration for the
+cation-exchange models) followed with tangent predictor and Newton corrector, and pseudo-transient
+continuation (implicit-Euler steps of the stage holdups, the battery coming on stream) as the last
+resort. A linear model (constant_d) without Murphree efficiencies is solved directly with one sparse
+factorisation.
 """
 from __future__ import annotations
 
@@ -808,10 +812,11 @@ def _saturated_level(net, loading, x_ref):
 
 
 def newton_system(cascade: Cascade, initial=None):
-    """The log-variable residual system of ``cascade`` and its starting point (for baselines and tests).
+    """The residual system of ``cascade`` and its starting point (for baselines and tests).
 
-    Returns ``(system, u0)``; ``system.residual(u)`` gives ``(F, J, row_scale)`` with J a scipy.sparse CSC matrix,
-    ``system.unpack(u)`` gives ``(ln x, ln y)`` of shape (N, C) each.
+    Returns ``(system, u0)``; ``system.residual(u)`` gives ``(F, J)`` with J a scipy.sparse CSC matrix
+    (``with_jacobian=False``: ``(F, None)``), ``system.unpack(u)`` gives the concentrations ``(x, y)``
+    [mol/m^3] of shape (N, C) each.
     """
     net = _Network(cascade)
     params = cascade.model.prepare(net.conditions)
