@@ -132,6 +132,9 @@ class _NewtonSystem:
     #: Lower bound of every unknown (concentrations stay non-negative).
     lower = 0.0
 
+    def project(self, u):
+        return u
+
     def __init__(self, net: _Network, model, params):
         self.net, self.model, self.params = net, model, params
         n, c = net.n, net.c
@@ -319,6 +322,16 @@ class _BlockSystem:
     def internal(self, u):
         return self._split(u)[2]
 
+    def project(self, u):
+        """``u`` with the internal unknowns put back on their equations (the charge balance) for the
+        current concentrations: the pseudo-transient steps keep the algebraic part consistent."""
+        if not self.m:
+            return u
+        x, _, _ = self._split(u)
+        out = u.copy()
+        out[self.iw] = self.model.internal_start(x, self.params)
+        return out
+
     def pack(self, x, y=None):
         x = np.asarray(x, dtype=float)
         u = np.zeros(self.size)
@@ -481,7 +494,7 @@ def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=2000, tol=TOLERANCE)
         except RuntimeError:
             dt *= 0.1
             continue
-        trial = np.maximum(u + step, system.lower)
+        trial = system.project(np.maximum(u + step, system.lower))
         t_res, t_jac = system.residual(trial)
         t_norm = float(np.linalg.norm(t_res))
         if not np.isfinite(t_norm) or t_norm > 2.0 * norm:
