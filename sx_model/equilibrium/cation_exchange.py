@@ -43,6 +43,8 @@ from .base import EquilibriumModel
 #: Ionic product of water at 25 C [(mol/m^3)^2] (K_w = 1.0e-14 mol^2/L^2; CRC Handbook of Chemistry and
 #: Physics, "Ionization constant of water").
 KW = 1.0e-8
+#: Smallest [H+] an iterate may imply [mol/m^3] (pH 10), see CationExchange.admissible.
+ADMISSIBLE_PROTON = 1e-7
 #: mol/m^3 per mol/L.
 PER_LITRE = 1000.0
 LN10 = math.log(10.0)
@@ -196,6 +198,19 @@ class CationExchange(EquilibriumModel):
         de_dx = np.broadcast_to((z / scale)[None, None, :], (x.shape[0], 1, x.shape[1]))
         de_dw = ((h + KW / h) / scale)[:, None, None]
         return e[:, None], de_dx, de_dw
+
+    def admissible(self, x, params):
+        """x scaled down, stage by stage, so that the metal charge leaves at least [H+] = 1e-10 mol/L
+        of the net chloride: metals hydrolyse and precipitate long before pH 10, which these models do
+        not describe, so iterates beyond that (far from any solution) are pulled back."""
+        charge = x @ params["z"]
+        # charge balance: [H+] - K_w/[H+] = net anion - sum z x, at [H+] = ADMISSIBLE_PROTON
+        room = np.maximum(params["net_anion"] - (ADMISSIBLE_PROTON - KW / ADMISSIBLE_PROTON), 0.0)
+        over = charge > room
+        if not np.any(over):
+            return x
+        factor = np.where(over, room / np.maximum(charge, 1e-300), 1.0)
+        return x * factor[:, None]
 
     def internal_start(self, x, params):
         h, _ = self._protons(np.maximum(x, 0.0), params)

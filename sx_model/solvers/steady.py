@@ -132,7 +132,7 @@ class _NewtonSystem:
     #: Lower bound of every unknown (concentrations stay non-negative).
     lower = 0.0
 
-    def project(self, u):
+    def project(self, u, internal=True):
         return u
 
     def __init__(self, net: _Network, model, params):
@@ -322,14 +322,21 @@ class _BlockSystem:
     def internal(self, u):
         return self._split(u)[2]
 
-    def project(self, u):
-        """``u`` with the internal unknowns put back on their equations (the charge balance) for the
-        current concentrations: the pseudo-transient steps keep the algebraic part consistent."""
+    def project(self, u, internal=True):
+        """``u`` inside the model's admissible region (for the cation-exchange models: aqueous metal
+        charge below the chloride, i.e. pH below 10) and, with ``internal``, with the internal unknowns
+        put back on their equations (the charge balance) for the current concentrations, which keeps
+        the algebraic part of the pseudo-transient steps consistent."""
         if not self.m:
             return u
         x, _, _ = self._split(u)
+        admissible = getattr(self.model, "admissible", None)
         out = u.copy()
-        out[self.iw] = self.model.internal_start(x, self.params)
+        if admissible is not None:
+            x = admissible(x, self.params)
+            out[self.ix] = x / self.c_ref
+        if internal:
+            out[self.iw] = self.model.internal_start(x, self.params)
         return out
 
     def pack(self, x, y=None):
@@ -449,7 +456,7 @@ def _newton(system: _NewtonSystem, u, *, max_iter=60, tol=TOLERANCE):
         merit = 0.5 * float(res @ res)
         alpha = 1.0
         while True:
-            trial = np.maximum(u + alpha * step, system.lower)
+            trial = system.project(np.maximum(u + alpha * step, system.lower), internal=False)
             t_res, _ = system.residual(trial, with_jacobian=False)
             t_merit = 0.5 * float(t_res @ t_res)
             if np.isfinite(t_merit) and t_merit <= (1.0 - 1e-4 * alpha) * merit:
