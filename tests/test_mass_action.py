@@ -203,3 +203,25 @@ def test_murphree_efficiency_near_one_is_the_equilibrium_cascade_for_mass_action
     assert lower.mass_balance_error < 1e-9
     # a less efficient scrub purifies the organic (hence the strip liquor) less
     assert lower.products["strip_liquor"].purity < ideal.products["strip_liquor"].purity
+
+
+@pytest.mark.parametrize("bleed", [0.0, 0.05])
+def test_proton_balance_closes_over_the_whole_loop(bleed):
+    # H+ leaving with the aqueous products = acid fed - saponification base
+    #   + sum z (metal leaving in organic products - metal entering with organic inlets)
+    config = copy.deepcopy(LOOP)
+    config["streams"]["organic"]["bleed"] = bleed
+    cascade = sx_model.load_config(config)
+    result = sx_model.solve(cascade)
+    charges = np.array([3.0, 3.0, 3.0, 3.0])
+    acid_in = sum(i.flow * i.acid for i in cascade.circuit.inlets if i.phase == "aqueous")
+    base = result.reagents["base_mol_per_h"] / 3600.0
+    h = result.stage_data["proton_mol_per_m3"]
+    h_out = sum(p.flow_m3_per_s * h[p.stage - 1] for p in result.products.values() if p.phase == "aqueous")
+    org_out = sum(p.flow_m3_per_s * charges @ np.array(list(p.concentration_mol_per_m3.values()))
+                  for p in result.products.values() if p.phase == "organic")
+    org_in = sum(i.flow * charges @ i.concentration for i in cascade.circuit.inlets if i.phase == "organic")
+    assert h_out == pytest.approx(acid_in - base + org_out - org_in, rel=1e-9)
+    # per stage: free + complexed extractant = total, and the pH is the charge balance's
+    free = result.stage_data["free_extractant_mol_per_m3"]
+    np.testing.assert_allclose(free + result.organic @ charges, 750.0, rtol=1e-12)
