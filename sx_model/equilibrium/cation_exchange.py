@@ -137,21 +137,28 @@ class CationExchange(EquilibriumModel):
         """Free dimer f per stage from f + sum z_i x_i d_i f^n_i = c, by Newton in ln f."""
         z, order, total = params["z"], params["n"], params["dimer"]
         weight = x * d_fixed * z                                       # (N, C)
+        # Start from an upper bound of the root (then Newton on the convex ln f problem descends
+        # monotonically): f <= total, and f <= (total / sum of the weights of one order n)^(1/n).
         s = np.log(total)
+        with np.errstate(divide="ignore"):
+            for n_value in np.unique(order[order > 0]):
+                group = weight[:, order == n_value].sum(axis=1)
+                s = np.minimum(s, (np.log(total) - np.log(group)) / n_value)
         # Metals whose D does not depend on the free extractant (order 0, ph_correlation) can load the
         # organic beyond capacity; the free extractant is then held at a floor (the loading guard
         # reports it) instead of having no solution.
         floor = np.log(total) + np.log(FREE_FLOOR)
+        s = np.maximum(s, floor)
         for _ in range(FREE_MAX_ITER):
             f = np.exp(s)
             terms = weight * np.exp(np.outer(s, order))                # z_i y_i
             phi = f + terms.sum(axis=1) - total
             dphi = f + terms @ order
             new = np.maximum(s - phi / dphi, floor)
-            step = new - s
+            step = np.abs(new - s)
             s = new
-            if np.all(np.abs(step) < FREE_TOL):
-                break
+            if np.all(step < FREE_TOL) or not np.all(np.isfinite(step)):
+                break            # converged, or an overflowing trial point (rejected by the caller)
         return np.exp(s)
 
     def equilibrium(self, x, params):
