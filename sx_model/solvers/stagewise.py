@@ -101,17 +101,32 @@ class StagewiseSolution:
     change: float
 
 
+def _stage_slice(params, j, rows, n):
+    """Stage ``j`` of per-stage parameters (arrays with a leading axis of length n), repeated ``rows``
+    times; everything else unchanged."""
+    if isinstance(params, np.ndarray) and params.ndim and params.shape[0] == n:
+        return np.repeat(params[j:j + 1], rows, axis=0)
+    if isinstance(params, dict):
+        return {k: _stage_slice(v, j, rows, n) for k, v in params.items()}
+    return params
+
+
 class _StageFlash:
     """Equilibrium flash of one stage: find x >= 0 with F_aq x + F_org f(x) = inflow."""
 
-    def __init__(self, model, conditions: StageConditions, j: int, components: int):
+    def __init__(self, model, conditions: StageConditions, j: int, components: int, full_params=None):
         rows = components + 1   # the point itself and one forward-difference probe per component
-        stage = StageConditions(section=(conditions.section[j],) * rows,
-                                aqueous_flow=np.full(rows, conditions.aqueous_flow[j]),
-                                organic_flow=np.full(rows, conditions.organic_flow[j]),
-                                acid_inflow=np.full(rows, conditions.acid_inflow[j]))
         self.model = model
-        self.params = model.prepare(stage)
+        if full_params is not None:
+            # models whose stage parameters come from the whole circuit (the chloride profile of the
+            # acidity-driven models): stage j's slice of the cascade's parameters
+            self.params = _stage_slice(full_params, j, rows, len(conditions.section))
+        else:
+            stage = StageConditions(section=(conditions.section[j],) * rows,
+                                    aqueous_flow=np.full(rows, conditions.aqueous_flow[j]),
+                                    organic_flow=np.full(rows, conditions.organic_flow[j]),
+                                    acid_inflow=np.full(rows, conditions.acid_inflow[j]))
+            self.params = model.prepare(stage)
         self.aqueous_flow = float(conditions.aqueous_flow[j])
         self.organic_flow = float(conditions.organic_flow[j])
         self.c = components
@@ -301,7 +316,8 @@ def solve_stagewise(cascade, *, tol: float = 1e-13, max_sweeps: int = 200000,
         sources[phase] = [(scaled.indices[scaled.indptr[j]:scaled.indptr[j + 1]].copy(),
                            scaled.data[scaled.indptr[j]:scaled.indptr[j + 1]].copy())
                           for j in range(n)]
-    flashes = [_StageFlash(cascade.model, conditions, j, c) for j in range(n)]
+    full = cascade.model.prepare(conditions) if cascade.model.internal_count else None
+    flashes = [_StageFlash(cascade.model, conditions, j, c, full) for j in range(n)]
     x, y = _filled_start(cascade, flows, conditions)
     orders = (np.arange(n), np.arange(n)[::-1])
     anderson = _Anderson() if accelerate else None
