@@ -601,8 +601,10 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
     model, params = system.model, system.params
     total = 0
     best = None
+    warm = None
     if initial is not None:
         u0 = _warm_start(system, initial, cascade.circuit)
+        warm = u0
         if u0 is not None:
             u, res, it, ok = _newton(system, u0, max_iter=max_iter, tol=tol)
             total += it
@@ -620,11 +622,24 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
         # Acidity-driven models: the proton balance makes Newton's region of convergence small and the
         # extractant homotopy meets sharp turns where the products switch; the pseudo-transient path
         # (the battery coming on stream) from the substitution start is the reliable one.
-        u, res, it, ok = _pseudo_transient(system, next(iter(_starting_points(system, cascade))),
-                                           tol=tol, max_iter=PSEUDO_TRANSIENT_STEPS)
+        label = "pseudo-transient"
+        if warm is None:
+            coarse = _coarse_solution(cascade, tol, max_iter)
+            if coarse is not None:
+                warm = _warm_start(system, coarse, cascade.circuit)
+                total += coarse.iterations
+                label = "pseudo-transient (from a coarser cascade)"
+        start = system.project(warm) if warm is not None else next(iter(_starting_points(system, cascade)))
+        u, res, it, ok = _pseudo_transient(system, start, tol=tol, max_iter=PSEUDO_TRANSIENT_STEPS)
         total += it
         if ok:
-            return u, res, total, "pseudo-transient"
+            return u, res, total, label
+        if warm is not None:   # the coarse path led astray: the battery's own start-up path
+            u, res, it, ok = _pseudo_transient(system, next(iter(_starting_points(system, cascade))),
+                                               tol=tol, max_iter=PSEUDO_TRANSIENT_STEPS)
+            total += it
+            if ok:
+                return u, res, total, "pseudo-transient"
         if np.max(np.abs(res)) < np.max(np.abs(best[1])):
             best = (u, res)
     path_end = []
@@ -653,6 +668,39 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
     raise ConvergenceError(f"steady-state solve of {cascade.name!r} did not converge",
                            residual_norm=float(np.max(np.abs(res))), worst_stage=stage + 1,
                            worst_component=f"{cascade.components[comp]} {kind}", iterations=total)
+
+
+#: Stage count from which an acidity-driven cascade is first solved with half the stages per
+#: section (recursively), whose profile, resampled, starts the full solve [-].
+COARSEN_MIN_STAGES = 24
+
+
+def _coarse_solution(cascade, tol, max_iter):
+    """Steady state of the same cascade with every section halved, or None.
+
+    Stage-count continuation: the composition profile of a cascade changes smoothly with the number
+    of stages per section, and a half-size cascade costs less than half as much to bring on stream.
+    Only for configs whose streams and products sit at the default stages (no explicit ``stage``).
+    """
+    import copy
+
+    from ..config import load_config
+
+    config = cascade.config
+    if cascade.stage_count < COARSEN_MIN_STAGES or not config:
+        return None
+    explicit = any(isinstance(body, dict) and "stage" in body
+                   for part in ("streams", "products") for body in (config.get(part) or {}).values())
+    if explicit:
+        return None
+    coarse = copy.deepcopy(config)
+    for body in coarse["sections"].values():
+        if isinstance(body, dict) and isinstance(body.get("stages"), int) and body["stages"] > 0:
+            body["stages"] = max(1, (body["stages"] + 1) // 2)
+    try:
+        return solve(load_config(coarse), tol=tol, max_iter=max_iter)
+    except (ConvergenceError, ConfigError):
+        return None
 
 
 #: Newton iterations allowed per continuation step before the step is shortened [-].
