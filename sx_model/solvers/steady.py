@@ -38,6 +38,8 @@ from ..errors import ConfigError, ConvergenceError
 TOLERANCE = 1e-12
 #: Pseudo-time steps allowed from each starting point before giving up [-].
 PSEUDO_TRANSIENT_STEPS = 1500
+#: ... from a warm start (a previous result or a coarser cascade), before starting afresh [-].
+WARM_PSEUDO_TRANSIENT_STEPS = 400
 #: Line-search failures after which Newton still takes the shortest step (at most this many) [-].
 WATCHDOG_STEPS = 4
 #: Bound on |ln D| in the substitution start [-] (keeps the linear solves well conditioned).
@@ -630,7 +632,8 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
                 total += coarse.iterations
                 label = "pseudo-transient (from a coarser cascade)"
         start = system.project(warm) if warm is not None else next(iter(_starting_points(system, cascade)))
-        u, res, it, ok = _pseudo_transient(system, start, tol=tol, max_iter=PSEUDO_TRANSIENT_STEPS)
+        steps = WARM_PSEUDO_TRANSIENT_STEPS if warm is not None else PSEUDO_TRANSIENT_STEPS
+        u, res, it, ok = _pseudo_transient(system, start, tol=tol, max_iter=steps)
         total += it
         if ok:
             return u, res, total, label
@@ -672,7 +675,7 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
 
 #: Stage count from which an acidity-driven cascade is first solved with half the stages per
 #: section (recursively), whose profile, resampled, starts the full solve [-].
-COARSEN_MIN_STAGES = 24
+COARSEN_MIN_STAGES = 96
 
 
 def _coarse_solution(cascade, tol, max_iter):
