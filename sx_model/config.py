@@ -151,6 +151,13 @@ def build_cascade(data: Mapping) -> Cascade:
         if sec_name in by_name and stream_name not in streams:
             raise ConfigError(f"streams.{stream_name}", f"required when sections.{sec_name} has stages: "
                                                         "the liquor entering the last stage of that section")
+    if recycle and model.internal_count:
+        strip = next((i for i in inlets if i.name == "strip"), None)
+        if strip is not None and strip.acid <= 0 and bleed == 0.0:
+            raise ConfigError("streams.strip.acid", f"{strip.acid:g} mol/m^3: a closed organic loop "
+                                                    "with acidity-driven extraction needs acid in the "
+                                                    "strip liquor (else the metal extracted can never "
+                                                    "leave the loop); expected e.g. '6 mol/L'")
     if not any(inlet.concentration.sum() > 0 for inlet in inlets):
         raise ConfigError("streams", "no stream carries any of the components; expected at least one "
                                      "feed with a concentration")

@@ -219,6 +219,17 @@ class CationExchange(EquilibriumModel):
         factor = np.where(over, room / np.maximum(charge, 1e-300), 1.0)
         return x * factor[:, None]
 
+    def failure_hint(self, x, y, params):
+        """Why a solve may have no steady state: stages pushed to the alkaline bound."""
+        h, _ = self._protons(np.maximum(x, 0.0), params)
+        alkaline = np.flatnonzero(h <= 10.0 * ADMISSIBLE_PROTON)
+        if alkaline.size:
+            return (f"; the best iterate runs stage {alkaline[0] + 1} alkaline (pH 9 or more): more base "
+                    "(saponification) or less acid than the metal the organic takes up there can "
+                    "balance, where the metals would precipitate; lower the saponification or the "
+                    "organic flow, or raise the feed acidity")
+        return ""
+
     def internal_start(self, x, params):
         h, _ = self._protons(np.maximum(x, 0.0), params)
         return np.log(h)[:, None]
@@ -279,7 +290,7 @@ def _read_extractant(mapping, key, default_name=None):
                          what="a saponification degree (fraction of the extractant as its salt) "
                               "between 0 and 1")
     base = body.get("base", "NaOH")
-    if base not in BASES:
+    if not isinstance(base, str) or base not in BASES:
         raise ConfigError(v.join(sub, "base"), f"{base!r}; expected one of {', '.join(BASES)}")
     name = body.get("name", default_name)
     if name is not None:

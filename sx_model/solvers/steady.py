@@ -668,7 +668,12 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
             best = (u, res)
     u, res = best
     stage, comp, kind = system.worst(res)
-    raise ConvergenceError(f"steady-state solve of {cascade.name!r} did not converge",
+    hint = ""
+    explain = getattr(model, "failure_hint", None)
+    if explain is not None:
+        x, y = system.unpack(u)
+        hint = explain(x, y, params) or ""
+    raise ConvergenceError(f"steady-state solve of {cascade.name!r} did not converge{hint}",
                            residual_norm=float(np.max(np.abs(res))), worst_stage=stage + 1,
                            worst_component=f"{cascade.components[comp]} {kind}", iterations=total)
 
