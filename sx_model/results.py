@@ -248,10 +248,10 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
     stage_data = dict(stage_data or {})
     acid = sum(i.flow * i.acid for i in circuit.inlets if i.phase == AQUEOUS)   # mol/s H+
     keyed_oxide = sum(p.oxide_kg_per_h for p in products.values() if p.key)
+    warnings += _stage_warnings(cascade, stage_data)
     if model_reagents is not None:
         base = model_reagents["base_mol_per_s"]
         reagents = _reagents(cascade, products, flows, stage_data, acid, model_reagents, keyed_oxide)
-        warnings += _stage_warnings(cascade, stage_data)
     else:
         capacity = getattr(cascade.model, "capacity", None)
         fresh = sum(i.flow for i in circuit.inlets if i.name == "organic")
@@ -326,7 +326,8 @@ def _stage_warnings(cascade, stage_data):
     """Operating guards on the solved state: organic loading near capacity, pH outside the data's range."""
     warnings = []
     load = stage_data.get("loading_fraction")
-    if load is not None:
+    # (the separation_factor model saturates the organic by assumption: nothing to warn about)
+    if load is not None and getattr(cascade.model, "internal_count", 0):
         high = np.flatnonzero(load > LOADING_WARNING)
         if high.size:
             warnings.append(f"organic loaded above {100 * LOADING_WARNING:.0f} % of capacity in "

@@ -134,6 +134,10 @@ class SeparationFactor(EquilibriumModel):
         s = float(np.dot(beta, x_reference))
         return params["loading"][:, None] * beta[None, :] / (params["half"] + s)
 
+    def diagnostics(self, x, y, params):
+        """Organic loading per stage as a fraction of capacity [-]."""
+        return {"loading_fraction": y.sum(axis=1) / self.capacity}
+
     def describe(self):
         return {"model": self.name,
                 "separation_factors": dict(zip(self.components, self.separation_factors.tolist())),
