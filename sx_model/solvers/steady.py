@@ -483,7 +483,7 @@ def _newton(system: _NewtonSystem, u, *, max_iter=60, tol=TOLERANCE):
     return best[0], best[1], max_iter, False
 
 
-def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=2000, tol=TOLERANCE):
+def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=2000, tol=TOLERANCE, dt=1e-2):
     """Pseudo-transient continuation: implicit-Euler steps of the stage holdups in pseudo time.
 
     d(holdup)/dt = balance residual, equilibrium held at every step, so a step solves
@@ -493,7 +493,6 @@ def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=2000, tol=TOLERANCE)
     """
     res, jac = system.residual(u)
     norm = float(np.linalg.norm(res))
-    dt = 1e-2
     for it in range(1, max_iter + 1):
         if np.max(np.abs(res)) < tol:
             u, res = _polish(system, u, res, jac)
