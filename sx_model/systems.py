@@ -15,6 +15,10 @@ from functools import lru_cache
 from .errors import ConfigError
 
 
+#: Tags from strongest to weakest.
+TAG_ORDER = {"measured": 0, "reference": 1, "derived": 2, "estimated": 3}
+
+
 @dataclass(frozen=True)
 class System:
     """One extractant system (see module docstring). ``data`` is the raw mapping from the data file."""
@@ -87,7 +91,11 @@ class System:
         tags = {}
         for el in covered:
             if el in beta and ref is not None:
-                tags[el] = (beta.get(el) or {}).get("tag", "")
+                # a constant built from the reference and a separation factor is as weak as the
+                # weaker of the two
+                pair = [ref.get("tag", ""), (beta.get(el) or {}).get("tag", "")]
+                pair = [t for t in pair if t != "reference"] or ["reference"]
+                tags[el] = max(pair, key=lambda t: TAG_ORDER.get(t, len(TAG_ORDER)))
             else:
                 tags[el] = (explicit.get(el) or {}).get("tag", "")
         return {"log_k": covered, "ph_correlation": corr, "tags": tags,
