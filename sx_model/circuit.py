@@ -173,15 +173,17 @@ class Circuit:
         n = self.stage_count
         flows = {}
         for phase in PHASES:
-            matrix = (sp.identity(n, format="csr") - self.transfer_matrix(phase)).tolil()
+            matrix = sp.identity(n, format="csc") - self.transfer_matrix(phase).tocsc()
             q = self.inlet_flow(phase)
             if phase in self.flow_anchors:
                 stage, flow = self.flow_anchors[phase]
-                matrix[stage, :] = 0.0
-                matrix[stage, stage] = 1.0
+                keep = np.ones(n)
+                keep[stage] = 0.0
+                pin = np.zeros(n)
+                pin[stage] = 1.0
+                matrix = (sp.diags(keep) @ matrix + sp.diags(pin)).tocsc()
                 q = q.copy()
                 q[stage] = flow
-            matrix = matrix.tocsc()
             flows[phase] = np.atleast_1d(spla.spsolve(matrix, q)) if n > 1 else q / matrix.toarray()[0, 0]
         return flows
 
