@@ -41,7 +41,8 @@ def parse_vary(text: str):
         if step <= 0 or stop < start:
             raise ConfigError("--vary", f"{spec!r}; expected start <= stop and a positive step")
         count = int(math.floor((stop - start) / step + 1e-9)) + 1
-        numbers = [start + k * step for k in range(count)]
+        # rounded to 12 significant digits: 0.28 + 1 x 0.02 is 0.30000000000000004 in binary
+        numbers = [float(f"{start + k * step:.12g}") for k in range(count)]
         unit = match.group(4).strip()
         integral = all(float(v).is_integer() for v in (start, step))
         if unit:
