@@ -281,24 +281,50 @@ class _BlockSystem:
             couple(t_in, self.iy, self.iy, self.c_ref * inv)
             diag = sp.coo_matrix((flows_org, (np.arange(n), np.arange(n))), shape=(n, n))
             couple(diag, self.iy, self.iy, self.c_ref * inv)
-        self._linear = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                                     shape=(self.size, self.size))
+        lin_rows, lin_cols = np.concatenate(rows), np.concatenate(cols)
+        self._lin_vals = np.concatenate(vals)
+        block = np.arange(b)
+        # local block entries: rows from C on (Murphree and model rows) against the stage's unknowns
+        local_rows = (index[:, c:, None] + 0 * block[None, None, :]).ravel()
+        local_cols = np.broadcast_to(index[:, None, :], (n, b - c, b)).ravel()
+        # holdup entries: balance rows of a stage against the stage's unknowns
+        hold_rows = np.broadcast_to(index[:, :c, None], (n, c, b)).ravel()
+        hold_cols = np.broadcast_to(index[:, None, :], (n, c, b)).ravel()
+        parts_rows = [lin_rows, local_rows, hold_rows, np.arange(self.size)]
+        parts_cols = [lin_cols, local_cols, hold_cols, np.arange(self.size)]
         if not self.murphree:
-            # balance rows <- organic of the sending stage: R (size x N C) times blockdiag(dy*/du)
-            y_index = np.arange(n * c).reshape(n, c)
-            r_rows = self.ix[org.row].ravel()
-            r_cols = y_index[org.col].ravel()
-            r_vals = (org.data[:, None] * inv[None, :]).ravel()
-            self._org_coupling = sp.csr_matrix((r_vals, (r_rows, r_cols)), shape=(self.size, n * c))
+            # balance rows <- organic of the sending stage through dy*/du of that stage
+            org_rows = np.broadcast_to(self.ix[org.row][:, :, None], (org.nnz, c, b)).ravel()
+            org_cols = np.broadcast_to(index[org.col][:, None, :], (org.nnz, c, b)).ravel()
+            self._org_factor = org.data[:, None, None] * inv[None, :, None]
+            self._org_col = org.col
+            parts_rows.append(org_rows)
+            parts_cols.append(org_cols)
+        keys = np.concatenate([cc.astype(np.int64) * self.size + rr for rr, cc in zip(parts_rows, parts_cols)])
+        pattern, inverse = np.unique(keys, return_inverse=True)
+        sizes = np.cumsum([0] + [len(rr) for rr in parts_rows])
+        self._slot_lin = inverse[sizes[0]:sizes[1]]
+        self._slot_local = inverse[sizes[1]:sizes[2]]
+        self._slot_hold = inverse[sizes[2]:sizes[3]]
+        self._slot_diag = inverse[sizes[3]:sizes[4]]
+        self._slot_org = inverse[sizes[4]:sizes[5]] if not self.murphree else None
+        self._nnz = pattern.size
+        self._indices = (pattern % self.size).astype(np.int32)
+        self._indptr = np.concatenate([[0], np.cumsum(np.bincount(pattern // self.size,
+                                                                   minlength=self.size))]).astype(np.int32)
+        self._lin_data = np.bincount(self._slot_lin, weights=self._lin_vals, minlength=self._nnz)
         self.pinned_rows = self.ix[~net.reachable]
         if self.murphree:
             self.pinned_rows = np.concatenate([self.pinned_rows, self.iy[~net.reachable]])
         self.has_pins = self.pinned_rows.size > 0
         if self.has_pins:
-            mask = np.zeros(self.size)
-            mask[self.pinned_rows] = 1.0
-            self._keep = sp.diags(1.0 - mask)
-            self._pin = sp.diags(mask)
+            row_pinned = np.zeros(self.size, dtype=bool)
+            row_pinned[self.pinned_rows] = True
+            self._zero_entries = row_pinned[self._indices]
+            self._pin_diag = self._slot_diag[self.pinned_rows]
+
+    def _csc(self, data):
+        return sp.csc_matrix((data, self._indices, self._indptr), shape=(self.size, self.size))
 
     # -- helpers -------------------------------------------------------------------------------
     def _split(self, u):
@@ -354,11 +380,6 @@ class _BlockSystem:
             u[self.iy] = np.asarray(y, dtype=float) / self.c_ref
         return u
 
-    def _block_diag(self, blocks):
-        n = blocks.shape[0]
-        return sp.bsr_matrix((blocks, np.arange(n), np.arange(n + 1)),
-                             shape=(n * blocks.shape[1], n * blocks.shape[2]))
-
     # -- equations -----------------------------------------------------------------------------
     def residual(self, u, with_jacobian=True):
         net, n, c, b = self.net, self.net.n, self.net.c, self.b
@@ -382,43 +403,51 @@ class _BlockSystem:
             res[self.pinned_rows] = u[self.pinned_rows]
         if not with_jacobian:
             return res, None
-        local = np.zeros((n, b, b))
         cx, nc = slice(0, c), 2 * c if self.murphree else c
+        local = np.zeros((n, b - c, b))
         if self.murphree:
             factor = -(self.efficiency * net.flows[ORGANIC])[:, None, None] * inv[None, :, None]
-            local[:, c:2 * c, cx] = factor * dydx * self.c_ref
-            local[:, c:2 * c, nc:] = factor * dydw
+            local[:, :c, cx] = factor * dydx * self.c_ref
+            local[:, :c, nc:] = factor * dydw
         if self.m:
-            local[:, nc:, cx] = de_dx * self.c_ref
-            local[:, nc:, nc:] = de_dw
-        jac = self._linear + self._block_diag(local)
+            local[:, nc - c:, cx] = de_dx * self.c_ref
+            local[:, nc - c:, nc:] = de_dw
+        data = self._lin_data + np.bincount(self._slot_local, weights=local.ravel(), minlength=self._nnz)
         if not self.murphree:
             ydu = np.concatenate([dydx * self.c_ref, dydw], axis=2)             # (N, C, b)
-            jac = jac + self._org_coupling @ self._block_diag(ydu)
+            org_vals = (self._org_factor * ydu[self._org_col]).ravel()
+            data += np.bincount(self._slot_org, weights=org_vals, minlength=self._nnz)
         if self.has_pins:
-            jac = self._keep @ jac + self._pin
-        return res, jac.tocsc()
+            data[self._zero_entries] = 0.0
+            data[self._pin_diag] = 1.0
+        return res, self._csc(data)
 
     def holdup_jacobian(self, u):
-        """d(stage holdup)/du for the balance rows, one unit of residence time per phase [s]."""
+        """d(stage holdup)/du for the balance rows, one unit of residence time per phase [s]
+        (on the Jacobian's sparsity pattern)."""
+        return self._csc(self._holdup_data(u))
+
+    def _holdup_data(self, u):
         net, n, c, b = self.net, self.net.n, self.net.c, self.b
         inv = 1.0 / net.scale
         x, y, w = self._split(u)
-        local = np.zeros((n, b, b))
-        aq = net.flows[AQUEOUS][:, None] * self.c_ref * inv[None, :]
+        local = np.zeros((n, c, b))
         idx = np.arange(c)
-        local[:, idx, idx] = aq
+        local[:, idx, idx] = net.flows[AQUEOUS][:, None] * self.c_ref * inv[None, :]
         org = net.flows[ORGANIC][:, None] * inv[None, :]
         if self.murphree:
             local[:, idx, c + idx] = org * self.c_ref
         else:
             _, dydx, dydw = self._equilibrium(x, w)
-            local[:, :c, :c] += org[:, :, None] * dydx * self.c_ref
-            local[:, :c, c:] = org[:, :, None] * dydw
+            local[:, :, :c] += org[:, :, None] * dydx * self.c_ref
+            local[:, :, c:] = org[:, :, None] * dydw
         if self.has_pins:
-            pinned = ~net.reachable
-            local[:, :c, :][pinned] = 0.0
-        return self._block_diag(local).tocsc()
+            local[~net.reachable] = 0.0
+        return np.bincount(self._slot_hold, weights=local.ravel(), minlength=self._nnz)
+
+    def shifted_jacobian(self, u, jac, dt):
+        """J - M / dt for a pseudo-transient step, on the common sparsity pattern."""
+        return self._csc(jac.data - self._holdup_data(u) / dt)
 
     def worst(self, res):
         stage, within = divmod(int(np.argmax(np.abs(res))), self.b)
@@ -498,7 +527,9 @@ def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=2000, tol=TOLERANCE,
             u, res = _polish(system, u, res, jac)
             return u, res, it - 1, True
         try:
-            step = _factor((jac - system.holdup_jacobian(u) / dt).tocsc()).solve(-res)
+            shifted = getattr(system, "shifted_jacobian", None)
+            matrix = shifted(u, jac, dt) if shifted else (jac - system.holdup_jacobian(u) / dt).tocsc()
+            step = _factor(matrix).solve(-res)
         except RuntimeError:
             dt *= 0.1
             continue
