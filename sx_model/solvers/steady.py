@@ -40,6 +40,8 @@ TOLERANCE = 1e-12
 PSEUDO_TRANSIENT_STEPS = 1500
 #: ... from a warm start (a previous result or a coarser cascade), before starting afresh [-].
 WARM_PSEUDO_TRANSIENT_STEPS = 400
+#: First pseudo-time step from a warm start, in residence times (1e-2 from a cold start) [-].
+WARM_PSEUDO_TIME_STEP = 0.3
 #: Line-search failures after which Newton still takes the shortest step (at most this many) [-].
 WATCHDOG_STEPS = 4
 #: Bound on |ln D| in the substitution start [-] (keeps the linear solves well conditioned).
@@ -663,7 +665,8 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
                 label = "pseudo-transient (from a coarser cascade)"
         start = system.project(warm) if warm is not None else next(iter(_starting_points(system, cascade)))
         steps = WARM_PSEUDO_TRANSIENT_STEPS if warm is not None else PSEUDO_TRANSIENT_STEPS
-        u, res, it, ok = _pseudo_transient(system, start, tol=tol, max_iter=steps)
+        u, res, it, ok = _pseudo_transient(system, start, tol=tol, max_iter=steps,
+                                           dt=WARM_PSEUDO_TIME_STEP if warm is not None else 1e-2)
         total += it
         if ok:
             return u, res, total, label
