@@ -111,9 +111,9 @@ class CationExchange(EquilibriumModel):
         # ln D_i = ln_d0_i - a_i ln h + n_i ln f  with h, f in mol/m^3:
         ln_d0 = LN10 * self.intercept + (self.ph_slope - self.extractant_order) * math.log(PER_LITRE)
         scale = max(float(np.max(np.abs(anion))), 1e-3)
-        return {"net_anion": anion - base_anion, "anion": anion, "base_anion": base_anion, "dimer": dimer, "ln_d0": ln_d0, "a": self.ph_slope,
-                "n": self.extractant_order, "z": self.charges, "base_flow": float(base_load[0]),
-                "charge_scale": scale}
+        return {"net_anion": anion - base_anion, "anion": anion, "base_anion": base_anion,
+                "dimer": dimer, "ln_d0": ln_d0, "a": self.ph_slope, "n": self.extractant_order,
+                "z": self.charges, "base_flow": float(base_load[0]), "charge_scale": scale}
 
     def continuation(self, params, fraction):
         """A path from an easy problem to this one: the extractant (and the saponification base with it)
@@ -180,8 +180,8 @@ class CationExchange(EquilibriumModel):
         if np.any(order):
             f = self._free_extractant(x, d_fixed, dict(params, n=order))
             dist = d_fixed * np.exp(np.outer(np.log(f), order))
-        else:
-            f = params["dimer"] - (x * d_fixed) @ z
+        else:   # no extractant dependence: f only reported, kept positive for the (zero) terms below
+            f = np.maximum(params["dimer"] - (x * d_fixed) @ z, FREE_FLOOR * params["dimer"])
             dist = d_fixed
         y = dist * x
         zy = z[None, :] * y
@@ -236,9 +236,7 @@ class CationExchange(EquilibriumModel):
 
     def trace_ln_distribution(self, params):
         """ln D at trace loading and the acidity of the liquors alone (no metal), shape (N, C)."""
-        g = params["net_anion"]
-        root = np.sqrt(g * g + 4.0 * KW)
-        h = np.where(g > 0, 0.5 * (g + root), 2.0 * KW / (root - np.minimum(g, 0.0)))
+        h, _ = self._protons(np.zeros((params["net_anion"].size, params["z"].size)), params)
         ln = (params["ln_d0"][None, :] - np.outer(np.log(h), params["a"])
               + np.outer(np.log(params["dimer"]), params["n"]))
         return np.clip(ln, -60.0, 60.0)
