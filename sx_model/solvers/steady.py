@@ -40,6 +40,10 @@ TOLERANCE = 1e-12
 PSEUDO_TRANSIENT_STEPS = 1500
 #: ... from a warm start (a previous result or a coarser cascade), before starting afresh [-].
 WARM_PSEUDO_TRANSIENT_STEPS = 400
+#: From a warm start, Newton is tried after every this many accepted pseudo-time steps [-] ...
+NEWTON_TRY_EVERY = 5
+#: ... with at most this many iterations [-].
+NEWTON_TRY_ITER = 12
 #: First pseudo-time step from a warm start, in residence times (1e-2 from a cold start) [-].
 WARM_PSEUDO_TIME_STEP = 0.3
 #: Line-search failures after which Newton still takes the shortest step (at most this many) [-].
@@ -514,16 +518,20 @@ def _newton(system: _NewtonSystem, u, *, max_iter=60, tol=TOLERANCE):
     return best[0], best[1], max_iter, False
 
 
-def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=2000, tol=TOLERANCE, dt=1e-2):
+def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=2000, tol=TOLERANCE, dt=1e-2,
+                      newton_every=0):
     """Pseudo-transient continuation: implicit-Euler steps of the stage holdups in pseudo time.
 
     d(holdup)/dt = balance residual, equilibrium held at every step, so a step solves
     (J - M/dt) du = -F. The time step grows as the residual falls (switched evolution relaxation)
     and shrinks when a step fails; as dt grows the steps become Newton steps. Slower than Newton,
     but it follows the physical approach to steady state, so it does not need a good start.
+    With ``newton_every`` = k > 0, Newton is tried (a few iterations) after every k accepted steps
+    and ends the walk when it converges; a failed try costs its iterations and nothing else.
     """
     res, jac = system.residual(u)
     norm = float(np.linalg.norm(res))
+    accepted, extra = 0, 0
     for it in range(1, max_iter + 1):
         if np.max(np.abs(res)) < tol:
             u, res = _polish(system, u, res, jac)
@@ -545,7 +553,13 @@ def _pseudo_transient(system: _NewtonSystem, u, *, max_iter=2000, tol=TOLERANCE,
             continue
         dt = min(dt * min(max(norm / t_norm, 0.5), 10.0) * 1.5, 1e20)
         u, res, jac, norm = trial, t_res, t_jac, t_norm
-    return u, res, max_iter, False
+        accepted += 1
+        if newton_every and accepted % newton_every == 0 and np.max(np.abs(res)) >= tol:
+            n_u, n_res, n_it, ok = _newton(system, u, max_iter=NEWTON_TRY_ITER, tol=tol)
+            extra += n_it
+            if ok:
+                return n_u, n_res, it + extra, True
+    return u, res, max_iter + extra, False
 
 
 def _polish(system, u, res, jac):
@@ -666,7 +680,8 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
         start = system.project(warm) if warm is not None else next(iter(_starting_points(system, cascade)))
         steps = WARM_PSEUDO_TRANSIENT_STEPS if warm is not None else PSEUDO_TRANSIENT_STEPS
         u, res, it, ok = _pseudo_transient(system, start, tol=tol, max_iter=steps,
-                                           dt=WARM_PSEUDO_TIME_STEP if warm is not None else 1e-2)
+                                           dt=WARM_PSEUDO_TIME_STEP if warm is not None else 1e-2,
+                                           newton_every=NEWTON_TRY_EVERY if warm is not None else 0)
         total += it
         if ok:
             return u, res, total, label
