@@ -728,7 +728,7 @@ def _solve_nonlinear(system: _NewtonSystem, cascade, initial, tol, max_iter):
 
 #: Stage count from which an acidity-driven cascade is first solved with half the stages per
 #: section (recursively), whose profile, resampled, starts the full solve [-].
-COARSEN_MIN_STAGES = 96
+COARSEN_MIN_STAGES = 32
 
 
 def _coarse_solution(cascade, tol, max_iter):
