@@ -262,7 +262,8 @@ class CationExchange(EquilibriumModel):
                 "salt_kg_per_mol": info["salt_kg_per_mol"]}
 
     def describe(self):
-        out = {"model": self.name, "extractant_mol_per_m3": self.extractant,
+        out = {"model": self.name, "extractant": getattr(self, "extractant_name", None),
+               "extractant_mol_per_m3": self.extractant,
                "saponification": self.saponification, "base": self.base,
                "ph_validity": list(self.ph_validity)}
         if self.system:
@@ -336,7 +337,8 @@ class MassAction(CationExchange):
         from ..elements import element
 
         system = _system(mapping, key)
-        conc, sapon, base, _ = _read_extractant(mapping, key, system.extractant if system else None)
+        conc, sapon, base, extractant_name = _read_extractant(mapping, key,
+                                                              system.extractant if system else None)
         log_k, sources = {}, {}
         if system is not None:
             for comp in components:
@@ -387,8 +389,10 @@ class MassAction(CationExchange):
         charges = [element(c).charge for c in components]
         default_validity = system.ph_validity if system is not None else (0.0, 6.0)
         validity = _read_ph_validity(mapping, key, default_validity)
-        return cls(components, charges, [log_k[c] for c in components], charges, charges, conc, sapon,
-                   base, validity, sources, system.key if system is not None else None)
+        model = cls(components, charges, [log_k[c] for c in components], charges, charges, conc, sapon,
+                    base, validity, sources, system.key if system is not None else None)
+        model.extractant_name = extractant_name
+        return model
 
     def describe(self):
         out = super().describe()
@@ -415,7 +419,8 @@ class PhCorrelation(CationExchange):
         from ..elements import element
 
         system = _system(mapping, key)
-        conc, sapon, base, _ = _read_extractant(mapping, key, system.extractant if system else None)
+        conc, sapon, base, extractant_name = _read_extractant(mapping, key,
+                                                              system.extractant if system else None)
         entries, sources = {}, {}
         if system is not None:
             for comp in components:
@@ -457,8 +462,10 @@ class PhCorrelation(CationExchange):
         charges = [element(c).charge for c in components]
         default_validity = system.ph_validity if system is not None else (0.0, 6.0)
         validity = _read_ph_validity(mapping, key, default_validity)
-        return cls(components, charges, intercept, slope, order, conc, sapon, base, validity, sources,
-                   system.key if system is not None else None)
+        model = cls(components, charges, intercept, slope, order, conc, sapon, base, validity, sources,
+                    system.key if system is not None else None)
+        model.extractant_name = extractant_name
+        return model
 
     def describe(self):
         out = super().describe()
