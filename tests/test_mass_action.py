@@ -323,3 +323,18 @@ def test_ph_correlation_from_a_named_system():
         entry, _ = systems.get("d2ehpa_chloride").ph_correlation(el)
         assert math.log10(value) == pytest.approx(entry["slope"] * ph + entry["intercept"], abs=1e-6)
     assert d[0] > d[1]
+
+
+def test_more_base_than_chloride_is_a_config_error():
+    # 0.45 x 1.5 mol/L x 20 L/min = 13.5 mol/min of NaOH, but feed + scrub bring only
+    # 2 L/min x (3 x 1 mol/L + 0.01) + 2 L/min x 2 mol/L = 10.02 mol/min of chloride to the raffinate
+    config = copy.deepcopy(LOOP)
+    config["equilibrium"]["extractant"]["saponification"] = 0.45
+    config["streams"]["organic"]["flow"] = "20 L/min"
+    config["streams"]["scrub"]["acid"] = "2 mol/L"
+    from sx_model.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        sx_model.solve(sx_model.load_config(config))
+    assert info.value.key == "equilibrium.extractant.saponification"
+    assert "0.45" in str(info.value)

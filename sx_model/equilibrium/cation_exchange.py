@@ -107,6 +107,14 @@ class CationExchange(EquilibriumModel):
         base_load[0] = self.saponification * self.extractant * conditions.organic_flow[0]
         anion = conditions.anion()
         base_anion = conditions.aqueous_tracer(base_load) if self.saponification > 0 else np.zeros(n)
+        net = anion - base_anion
+        if self.saponification > 0 and net[0] < 0:
+            flow = conditions.aqueous_flow[0]
+            raise ConfigError("equilibrium.extractant.saponification",
+                              f"{self.saponification:g}: the base it brings ({base_load[0]:.4g} mol/s) "
+                              f"exceeds the chloride leaving stage 1 ({anion[0] * flow:.4g} mol/s), so "
+                              "the raffinate would be alkaline whatever is extracted; expected a lower "
+                              "saponification or organic flow, or more acid in the liquors")
         dimer = np.full(n, 0.5 * self.extractant)
         # ln D_i = ln_d0_i - a_i ln h + n_i ln f  with h, f in mol/m^3:
         ln_d0 = LN10 * self.intercept + (self.ph_slope - self.extractant_order) * math.log(PER_LITRE)
