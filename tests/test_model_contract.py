@@ -40,7 +40,7 @@ def make(name, stages=6):
     sections = tuple(["extraction"] * (stages // 2) + ["scrub"] * (stages - stages // 2))
     acid = np.zeros(stages)
     acid[-1] = 1e-4
-    anion = np.linspace(1e-5, 3e-4, stages)           # mol/s of chloride into each stage
+    anion = np.linspace(0.1, 0.3, stages)             # mol/s of chloride into each stage (1-3 mol/L)
     conditions = StageConditions(section=sections, aqueous_flow=np.full(stages, 1e-4),
                                  organic_flow=np.full(stages, 2e-4), acid_inflow=acid,
                                  anion_inflow=anion, tracer=lambda load: load / 1e-4)
