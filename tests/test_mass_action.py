@@ -338,3 +338,27 @@ def test_more_base_than_chloride_is_a_config_error():
         sx_model.solve(sx_model.load_config(config))
     assert info.value.key == "equilibrium.extractant.saponification"
     assert "0.45" in str(info.value)
+
+
+def test_config_separation_factors_override_a_systems_on_its_scale():
+    from sx_model import systems
+
+    p507 = systems.get("p507_chloride")
+    ref = p507.data["log_k_reference"]
+    table = {el: e["value"] for el, e in p507.data["separation_factors"].items()}
+    config = {"name": "override", "components": ["Pr", "Nd"],
+              "equilibrium": {"model": "mass_action", "system": "p507_chloride",
+                              "extractant": {"concentration": "1.5 mol/L"},
+                              "separation_factors": {"Nd": 16.0}},
+              "sections": {"extraction": {"stages": 2}},
+              "streams": {"organic": {"flow": "1 L/min"},
+                          "feed": {"flow": "1 L/min", "acid": "0.5 mol/L",
+                                   "concentration": {"Pr": "0.01 mol/L", "Nd": "0.01 mol/L"}}}}
+    model = sx_model.load_config(config).model
+    scale = ref["value"] - math.log10(table[ref["element"]])
+    assert model.intercept[1] == pytest.approx(scale + math.log10(16.0), abs=1e-12)     # overridden
+    assert model.intercept[0] == pytest.approx(scale + math.log10(table["Pr"]), abs=1e-12)  # system's
+    config["equilibrium"]["reference"] = {"element": "Nd", "log10_k": -1.0}
+    model = sx_model.load_config(config).model
+    assert model.intercept[1] == -1.0
+    assert model.intercept[0] == pytest.approx(-1.0 + math.log10(table["Pr"] / 16.0), abs=1e-12)

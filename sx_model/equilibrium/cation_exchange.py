@@ -355,33 +355,44 @@ class MassAction(CationExchange):
                     log_k[comp], sources[comp] = value
         explicit_beta = "separation_factors" in mapping
         if explicit_beta or "reference" in mapping:
-            if not (explicit_beta or system is not None) or "reference" not in mapping:
-                missing = "reference" if explicit_beta else "separation_factors"
-                raise ConfigError(v.join(key, missing), "separation_factors and reference "
-                                                        "({element, log10_k}) go together (a named "
-                                                        "system supplies the separation factors)")
+            # separation factors: the system's, updated by the config's; reference: the config's, else
+            # the system's
+            beta, beta_source = {}, {}
+            if system is not None:
+                for el, entry in (system.data.get("separation_factors") or {}).items():
+                    beta[el], beta_source[el] = float(entry["value"]), system.key
             if explicit_beta:
-                beta = v.component_values(mapping["separation_factors"], v.join(key, "separation_factors"),
-                                          components, require_all=False,
-                                          read=lambda raw, sub: v.number(raw, sub, exclusive_minimum=0.0,
-                                                                         what="a separation factor > 0"))
+                given = v.component_values(mapping["separation_factors"], v.join(key, "separation_factors"),
+                                           components, require_all=False,
+                                           read=lambda raw, sub: v.number(raw, sub, exclusive_minimum=0.0,
+                                                                          what="a separation factor > 0"))
+                # with a system, the config's values replace the system's on the same scale
+                # (relative to the system's reference element, as `sx-model systems NAME` lists them)
+                for el, b in given.items():
+                    beta[el], beta_source[el] = b, "config"
+            if "reference" in mapping:
+                ref_key = v.join(key, "reference")
+                ref = v.mapping(mapping["reference"], ref_key)
+                v.check_keys(ref, ref_key, {"element", "log10_k"}, required=("element", "log10_k"))
+                ref_el = ref["element"]
+                ref_k = v.number(ref["log10_k"], v.join(ref_key, "log10_k"), what="log10 K (a number)")
+                ref_source = "config"
+            elif system is not None and system.data.get("log_k_reference"):
+                ref_data = system.data["log_k_reference"]
+                ref_el, ref_k, ref_source = ref_data["element"], float(ref_data["value"]), system.key
             else:
-                table = system.data.get("separation_factors") or {}
-                beta = {el: float(entry["value"]) for el, entry in table.items()}
-            ref_key = v.join(key, "reference")
-            ref = v.mapping(mapping["reference"], ref_key)
-            v.check_keys(ref, ref_key, {"element", "log10_k"}, required=("element", "log10_k"))
-            ref_el = ref["element"]
+                raise ConfigError(v.join(key, "reference"), "required with separation_factors: "
+                                                            "{element, log10_k}, the constant that fixes "
+                                                            "the scale of the factors")
             if ref_el not in beta:
-                raise ConfigError(v.join(ref_key, "element"), f"{ref_el!r}; expected one of the elements "
-                                                              "given in separation_factors")
-            ref_k = v.number(ref["log10_k"], v.join(ref_key, "log10_k"), what="log10 K (a number)")
-            for comp, b in beta.items():
-                if comp not in components:
-                    continue
-                log_k[comp] = ref_k + math.log10(b / beta[ref_el])
-                sources[comp] = (f"separation factor relative to {ref_el} "
-                                 f"({'config' if explicit_beta else system.key}), reference log10 K (config)")
+                raise ConfigError(v.join(key, "reference.element"),
+                                  f"{ref_el!r}; expected an element with a separation factor "
+                                  f"({', '.join(beta) or 'none given'})")
+            for comp in components:
+                if comp in beta:
+                    log_k[comp] = ref_k + math.log10(beta[comp] / beta[ref_el])
+                    sources[comp] = (f"separation factor {comp}/{ref_el} ({beta_source[comp]}), "
+                                     f"reference log10 K_{ref_el} ({ref_source})")
         if "log10_k" in mapping:
             given = v.component_values(mapping["log10_k"], v.join(key, "log10_k"), components,
                                        require_all=False,
