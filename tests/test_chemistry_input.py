@@ -9,12 +9,11 @@ the chemistry part of ``run --format json``.
 """
 import copy
 import json
-import re
 
 import pytest
 import yaml
 
-from sx_model.cli import main
+from test_bad_input import mentions, one_error_line, run_cli
 
 BASE = yaml.safe_load("""
 name: test loop
@@ -67,26 +66,6 @@ def write(tmp_path, data, name="bad.yaml"):
     target = tmp_path / name
     target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return target
-
-
-def mentions(line, value):
-    """True if ``value`` appears in ``line`` as a whole token (so '0' does not match inside '20')."""
-    return re.search(r"(?<![\w.])" + re.escape(value) + r"(?![\w])", line) is not None
-
-
-def run_cli(capsys, args):
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(err):
-    assert "Traceback" not in err, err
-    lines = err.splitlines()
-    assert len(lines) == 1, f"expected exactly one line on stderr, got {len(lines)}:\n{err}"
-    assert err.endswith("\n")
-    assert lines[0].startswith("sx-model: error:"), lines[0]
-    return lines[0]
 
 
 def check_message(line, keys, value):

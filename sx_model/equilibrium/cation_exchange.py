@@ -87,7 +87,8 @@ class CationExchange(EquilibriumModel):
     internal_count = 1
 
     def __init__(self, components, charges, intercept, ph_slope, extractant_order, extractant,
-                 saponification=0.0, base="NaOH", ph_validity=(0.0, 7.0), sources=None, system=None):
+                 saponification=0.0, base="NaOH", ph_validity=(0.0, 7.0), sources=None, system=None,
+                 extractant_name=None):
         self.components = tuple(components)
         self.charges = np.asarray(charges, dtype=float)
         self.intercept = np.asarray(intercept, dtype=float)
@@ -99,6 +100,26 @@ class CationExchange(EquilibriumModel):
         self.ph_validity = tuple(float(p) for p in ph_validity)
         self.sources = dict(sources or {})
         self.system = system
+        self.extractant_name = extractant_name
+
+    @classmethod
+    def _read_common(cls, mapping, key):
+        """The named system (or None) and the ``extractant`` mapping read with its defaults."""
+        system = _system(mapping, key)
+        return system, _read_extractant(mapping, key, system.extractant if system else None)
+
+    @classmethod
+    def _assemble(cls, mapping, key, components, system, extractant, intercept, sources,
+                  ph_slope=None, extractant_order=None):
+        """The model from per-component constants; slopes and orders default to the charges z."""
+        from ..elements import element
+
+        conc, sapon, base, name = extractant
+        charges = [element(c).charge for c in components]
+        validity = _read_ph_validity(mapping, key, system.ph_validity if system is not None else (0.0, 6.0))
+        return cls(components, charges, intercept, charges if ph_slope is None else ph_slope,
+                   charges if extractant_order is None else extractant_order, conc, sapon, base, validity,
+                   sources, system.key if system is not None else None, name)
 
     # -- stage parameters ------------------------------------------------------------------------
     def prepare(self, conditions):
@@ -270,7 +291,7 @@ class CationExchange(EquilibriumModel):
                 "salt_kg_per_mol": info["salt_kg_per_mol"]}
 
     def describe(self):
-        out = {"model": self.name, "extractant": getattr(self, "extractant_name", None),
+        out = {"model": self.name, "extractant": self.extractant_name,
                "extractant_mol_per_m3": self.extractant,
                "saponification": self.saponification, "base": self.base,
                "ph_validity": list(self.ph_validity)}
@@ -342,11 +363,7 @@ class MassAction(CationExchange):
 
     @classmethod
     def from_config(cls, mapping, components, key, section_names):
-        from ..elements import element
-
-        system = _system(mapping, key)
-        conc, sapon, base, extractant_name = _read_extractant(mapping, key,
-                                                              system.extractant if system else None)
+        system, extractant = cls._read_common(mapping, key)
         log_k, sources = {}, {}
         if system is not None:
             for comp in components:
@@ -405,13 +422,8 @@ class MassAction(CationExchange):
             hint = (f"system {system.key!r} has no constant for it" if system is not None
                     else "give log10_k, separation_factors + reference, or a system")
             raise ConfigError(f"{where}.{missing[0]}", f"log10 K missing for {missing[0]}; {hint}")
-        charges = [element(c).charge for c in components]
-        default_validity = system.ph_validity if system is not None else (0.0, 6.0)
-        validity = _read_ph_validity(mapping, key, default_validity)
-        model = cls(components, charges, [log_k[c] for c in components], charges, charges, conc, sapon,
-                    base, validity, sources, system.key if system is not None else None)
-        model.extractant_name = extractant_name
-        return model
+        return cls._assemble(mapping, key, components, system, extractant,
+                             [log_k[c] for c in components], sources)
 
     def describe(self):
         out = super().describe()
@@ -435,11 +447,8 @@ class PhCorrelation(CationExchange):
 
     @classmethod
     def from_config(cls, mapping, components, key, section_names):
-        from ..elements import element
-
-        system = _system(mapping, key)
-        conc, sapon, base, extractant_name = _read_extractant(mapping, key,
-                                                              system.extractant if system else None)
+        system, extractant = cls._read_common(mapping, key)
+        conc = extractant[0]
         entries, sources = {}, {}
         if system is not None:
             for comp in components:
@@ -478,13 +487,8 @@ class PhCorrelation(CationExchange):
             order.append(n_i)
             # log10 D = a pH + b + n log10(f / f_at) = b - a log10[H+] + n log10 f - n log10 f_at
             intercept.append(e["intercept"] - n_i * math.log10(0.5 * at / PER_LITRE))
-        charges = [element(c).charge for c in components]
-        default_validity = system.ph_validity if system is not None else (0.0, 6.0)
-        validity = _read_ph_validity(mapping, key, default_validity)
-        model = cls(components, charges, intercept, slope, order, conc, sapon, base, validity, sources,
-                    system.key if system is not None else None)
-        model.extractant_name = extractant_name
-        return model
+        return cls._assemble(mapping, key, components, system, extractant, intercept, sources,
+                             ph_slope=slope, extractant_order=order)
 
     def describe(self):
         out = super().describe()
