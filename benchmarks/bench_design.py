@@ -18,8 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def main(argv=None):
     import sx_model
-    from sx_model.config import build_cascade, read_yaml
-    from sx_model.sweeps import set_path
+    from sx_model.config import read_yaml
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20 points instead of 100")
@@ -34,11 +33,10 @@ def main(argv=None):
 
     start = time.perf_counter()
     cold_failures = 0
+    base = sx_model.load_config(config)
     for m in counts:
-        cfg = copy.deepcopy(config)
-        set_path(cfg, "sections.scrub.stages", m)
         try:
-            sx_model.solve(build_cascade(cfg))
+            sx_model.solve(base.replace(stages={"scrub": m}))
         except sx_model.ConvergenceError:
             cold_failures += 1
     t_cold = time.perf_counter() - start

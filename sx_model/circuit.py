@@ -1,13 +1,14 @@
 """The cascade as a generic battery of equilibrium stages: sections, inlets, links and outlets.
 
-Stages are numbered along the organic flow (DESIGN.md section 1); inside the engine they are 0-based,
-in everything a user sees they are 1-based. Each stage has one aqueous and one organic outflow; an
+Stages are numbered along the organic flow: the fresh solvent enters stage 1 and the feed liquor's
+raffinate leaves it (``docs/theory.md``); inside the engine they are 0-based, in everything a user sees
+they are 1-based. Each stage has one aqueous and one organic outflow; an
 outflow goes on to another stage (``links``), leaves as a product (an outlet), or both (a side draw takes
 a fixed fraction of the outflow). Nothing here assumes the two-outlet case.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -57,6 +58,11 @@ class Inlet:
         Concentration of each component [mol/m^3].
     acid : float
         Free acid (H+) concentration [mol/m^3].
+    anchor : tuple or None
+        Where the inlet sits in the layout, kept when stage counts change: ``(section, "first")``,
+        ``(section, "last")`` or ``(section, offset)`` (0-based offset from the section's first stage).
+    explicit : bool
+        True when the config placed it with ``stage:`` (written back that way).
     """
 
     name: str
@@ -65,6 +71,8 @@ class Inlet:
     flow: float
     concentration: np.ndarray
     acid: float = 0.0
+    anchor: tuple | None = None
+    explicit: bool = False
 
 
 @dataclass
@@ -79,12 +87,19 @@ class Outlet:
         0-based stage index.
     fraction : float
         Fraction of the stage's outflow of that phase taken here [-]; 1 for an end outlet.
+    role : str
+        For an end outlet of the cascade, its default name (``raffinate``, ``loaded_organic``,
+        ``strip_liquor``, ``stripped_organic``, ``organic_bleed``); "" for a side draw.
+    anchor : tuple or None
+        As for :class:`Inlet`.
     """
 
     name: str
     phase: str
     stage: int
     fraction: float = 1.0
+    role: str = ""
+    anchor: tuple | None = None
 
 
 @dataclass
@@ -104,6 +119,13 @@ class Circuit:
     flow_anchors : dict
         ``{phase: (stage, flow)}``: the outflow [m^3/s] of ``phase`` from that 0-based stage, for closed
         loops whose circulating flow no inlet fixes (a recycle without bleed).
+    charges : tuple of int
+        Ionic charge z of each component [-] (component data travel with the circuit so that models,
+        solvers and results never read the element tables).
+    molar_masses : tuple of float
+        [kg/mol] of each component.
+    oxide_masses : tuple of float
+        Mass of oxide per mole of metal [kg/mol] of each component (REO reporting).
     """
 
     components: tuple
@@ -112,6 +134,9 @@ class Circuit:
     outlets: list = field(default_factory=list)
     links: dict = field(default_factory=dict)
     flow_anchors: dict = field(default_factory=dict)
+    charges: tuple = ()
+    molar_masses: tuple = ()
+    oxide_masses: tuple = ()
 
     @property
     def stage_count(self) -> int:
@@ -197,9 +222,7 @@ class Circuit:
     def anion_inflow(self) -> np.ndarray:
         """Anion (chloride) charge fed with the aqueous inlets into each stage [mol/s], shape (N,):
         free acid plus the charge of the dissolved metal chlorides (electroneutral liquors)."""
-        from .elements import element
-
-        charges = np.array([element(c).charge for c in self.components], dtype=float)
+        charges = np.asarray(self.charges, dtype=float)
         out = np.zeros(self.stage_count)
         for inlet in self.inlets:
             if inlet.phase == AQUEOUS:
@@ -257,6 +280,74 @@ class Circuit:
             order = breadth_first_order(graph, n, directed=True, return_predecessors=False)
             reach[order[order < n], i] = True
         return reach
+
+
+    # -- layout edits ----------------------------------------------------------------------------
+    @property
+    def recycle(self) -> bool:
+        """True when the organic leaving the last stage returns to stage 1 (closed solvent loop)."""
+        return bool(self.links[ORGANIC][self.stage_count - 1] == 0)
+
+    def restaged(self, counts: dict) -> "Circuit":
+        """The same battery with other stage counts per section (``{section name: stages}``).
+
+        Inlets and outlets keep their anchors (a feed at the last extraction stage stays there, a
+        side draw keeps its offset within its section, clipped to the section); links are rebuilt as a
+        countercurrent battery with the strip section's aqueous leaving at its first stage and the
+        solvent loop closed again where it was.
+        """
+        sections, first = [], 0
+        for sec in self.sections:
+            stages = int(counts.get(sec.name, sec.stages))
+            if stages < 1:
+                raise ValueError(f"section {sec.name!r}: {stages} stages; expected at least 1")
+            sections.append(Section(sec.name, first, stages, sec.efficiency))
+            first += stages
+        unknown = set(counts) - {s.name for s in self.sections}
+        if unknown:
+            raise ValueError(f"no section {sorted(unknown)[0]!r} in this cascade")
+        by_name = {s.name: s for s in sections}
+        inlets = [replace(i, stage=anchored_stage(by_name, i.anchor, i.stage)) for i in self.inlets]
+        outlets = [replace(o, stage=anchored_stage(by_name, o.anchor, o.stage)) for o in self.outlets]
+        strip = by_name.get("strip")
+        links = countercurrent_links(first, [strip.first] if strip is not None else [])
+        if self.recycle:
+            links[ORGANIC][first - 1] = 0
+        return replace(self, sections=sections, inlets=inlets, outlets=outlets, links=links)
+
+
+def anchor_of(sections: dict, stage: int) -> tuple:
+    """The anchor of a 0-based stage: ``(section, "first" | "last" | offset)``."""
+    for sec in sections.values():
+        if sec.first <= stage <= sec.last:
+            if stage == sec.last:
+                return (sec.name, "last")
+            if stage == sec.first:
+                return (sec.name, "first")
+            return (sec.name, stage - sec.first)
+    raise ValueError(f"stage {stage + 1} is outside the cascade")
+
+
+def anchored_stage(sections: dict, anchor, default: int) -> int:
+    """0-based stage of an anchor in a layout (``default`` when there is no anchor)."""
+    if anchor is None:
+        return default
+    name, where = anchor
+    sec = sections[name]
+    if where == "first":
+        return sec.first
+    if where == "last":
+        return sec.last
+    return sec.first + min(int(where), sec.stages - 1)
+
+
+def feed_anchor(sections: dict, phase: str) -> tuple:
+    """Where a feed goes by default: an aqueous feed into the last extraction stage, an organic feed
+    into the stage after it (the first scrub stage), i.e. both at the junction of the sections."""
+    if phase == AQUEOUS or len(sections) == 1:
+        return ("extraction", "last")
+    after = [s for s in sections.values() if s.first == sections["extraction"].last + 1]
+    return (after[0].name, "first") if after else ("extraction", "last")
 
 
 def countercurrent_links(n: int, aqueous_breaks=()) -> dict:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SECONDS_PER_HOUR = 3600.0
+from .constants import HCL, NAOH, SECONDS_PER_HOUR
 
 #: name -> (default in SI, kind for unit parsing, source or "assumption: ...")
 DEFAULTS = {
-    "mixer_residence_time": (180.0, "time", "FIELD.md: mixing a few minutes (3 min taken)"),
+    "mixer_residence_time": (180.0, "time", "assumption: mixer-settler mixing times are a few minutes (3 min taken)"),
     "settler_specific_flow": (4.0 / 3600.0, "specific_flow",
                               "assumption: 4 m^3/(m^2 h), within the 3-6 m^3/(m^2 h) of SX settler design"),
     "settler_depth": (1.0, "length", "assumption: 1 m of dispersion + both phases"),
@@ -40,9 +40,11 @@ DEFAULTS = {
     "labour_per_stage": (1000.0 / (8000.0 * 3600.0), "money_rate", "assumption: 1000 USD/yr per stage"),
 }
 
-#: Molar masses used for reagent masses [kg/mol]: HCl 36.46, NaOH 40.00 (CIAAW 2021 atomic weights).
-HCL_MOLAR_MASS = 0.036461
-NAOH_MOLAR_MASS = 0.039997
+
+
+def default_parameters() -> dict:
+    """Every cost parameter at its default (SI)."""
+    return {name: default for name, (default, _, _) in DEFAULTS.items()}
 
 
 def capital_recovery_factor(rate, years):
@@ -122,8 +124,8 @@ def cascade_cost(aqueous_flow, organic_flow, acid_mol_per_s, base_mol_per_s, pro
     crf = capital_recovery_factor(p["interest_rate"], p["lifetime"])
     organic_price = organic_price_per_m3(p)
     aqueous_out = aqueous_flow[0]
-    acid_kg_h = acid_mol_per_s * HCL_MOLAR_MASS * SECONDS_PER_HOUR
-    base_kg_h = base_mol_per_s * NAOH_MOLAR_MASS * SECONDS_PER_HOUR
+    acid_kg_h = acid_mol_per_s * HCL * SECONDS_PER_HOUR
+    base_kg_h = base_mol_per_s * NAOH * SECONDS_PER_HOUR
     items = {
         "capital": capital * crf,
         "solvent_inventory": solvent * organic_price * crf,

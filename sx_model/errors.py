@@ -40,14 +40,21 @@ class ConvergenceError(SxModelError, RuntimeError):
         Component (or equation) name at the worst stage.
     iterations : int
         Newton iterations spent.
+    best_iterate : dict or None
+        The best state reached: ``aqueous`` and ``organic`` concentrations [mol/m^3], shape (N, C)
+        (for inspection, never to be used as a result).
+    diagnostics : dict
+        What was tried and where it failed (strategies, residual, worst stage and equation).
     """
 
     def __init__(self, message: str, *, residual_norm: float = float("nan"), worst_stage: int = 0,
-                 worst_component: str = "", iterations: int = 0):
+                 worst_component: str = "", iterations: int = 0, best_iterate=None, diagnostics=None):
         self.residual_norm = residual_norm
         self.worst_stage = worst_stage
         self.worst_component = worst_component
         self.iterations = iterations
+        self.best_iterate = best_iterate
+        self.diagnostics = dict(diagnostics or {})
         detail = (f" (scaled residual {residual_norm:.3g} at stage {worst_stage}, "
                   f"{worst_component}; {iterations} iterations)")
         super().__init__(message + detail)

@@ -1,4 +1,7 @@
-"""Result objects: plain data (numpy arrays and floats in SI) with JSON/CSV export and plots."""
+"""Result objects: plain data (numpy arrays and floats in SI) with JSON/CSV export and plots.
+
+They are filled in by :mod:`sx_model.postprocess`; nothing here computes physics.
+"""
 from __future__ import annotations
 
 import csv
@@ -8,10 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .circuit import AQUEOUS
-from .elements import element
-
-SECONDS_PER_HOUR = 3600.0
 
 
 @dataclass
@@ -212,138 +211,3 @@ class SteadyResult:
         from .plotting import plot_profiles
 
         return plot_profiles(self, path=path, ax=ax)
-
-
-def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_norm, method,
-                        solve_time, stage_data=None, model_reagents=None) -> SteadyResult:
-    """Assemble a :class:`SteadyResult` from a solved state (used by the solvers)."""
-    comps = tuple(cascade.components)
-    circuit = cascade.circuit
-    feeds = cascade.feed_totals()
-    molar = np.array([element(c).molar_mass for c in comps])
-    oxide = np.array([element(c).oxide_mass_per_mol_metal for c in comps])
-    products = {}
-    for outlet in circuit.outlets:
-        conc = (x if outlet.phase == AQUEOUS else y)[outlet.stage]
-        flow = outlet.fraction * flows[outlet.phase][outlet.stage]
-        total = float(conc.sum())
-        composition = conc / total if total > 0 else np.zeros_like(conc)
-        key = list(cascade.product_keys.get(outlet.name, ()))
-        purity = recovery = None
-        if key:
-            idx = [comps.index(k) for k in key]
-            purity = float(composition[idx].sum())
-            fed = float(feeds[idx].sum())
-            recovery = float(flow * conc[idx].sum() / fed) if fed > 0 else None
-        products[outlet.name] = ProductResult(
-            name=outlet.name, phase=outlet.phase, stage=outlet.stage + 1, flow_m3_per_s=float(flow),
-            concentration_mol_per_m3={c: float(v) for c, v in zip(comps, conc)},
-            composition={c: float(v) for c, v in zip(comps, composition)}, key=key,
-            purity=purity, recovery=recovery,
-            metal_kg_per_h=float(flow * conc @ molar * SECONDS_PER_HOUR),
-            oxide_kg_per_h=float(flow * conc @ oxide * SECONDS_PER_HOUR))
-    sections = [{"name": s.name, "first_stage": s.first + 1, "stages": s.stages}
-                for s in circuit.sections]
-    warnings = list(getattr(cascade, "warnings", []) or [])
-    stage_data = dict(stage_data or {})
-    acid = sum(i.flow * i.acid for i in circuit.inlets if i.phase == AQUEOUS)   # mol/s H+
-    keyed_oxide = sum(p.oxide_kg_per_h for p in products.values() if p.key)
-    warnings += _stage_warnings(cascade, stage_data)
-    if model_reagents is not None:
-        base = model_reagents["base_mol_per_s"]
-        reagents = _reagents(cascade, products, flows, stage_data, acid, model_reagents, keyed_oxide)
-    else:
-        capacity = getattr(cascade.model, "capacity", None)
-        fresh = sum(i.flow for i in circuit.inlets if i.name == "organic")
-        base = 3.0 * capacity * fresh if capacity else 0.0                    # mol/s NaOH
-        reagents = {"acid_mol_per_h": acid * SECONDS_PER_HOUR,
-                    "acid_kg_per_h_as_HCl": acid * HCL_KG_PER_MOL * SECONDS_PER_HOUR,
-                    "saponification_base_mol_per_h": base * SECONDS_PER_HOUR,
-                    "saponification_base_kg_per_h_as_NaOH": base * NAOH_KG_PER_MOL * SECONDS_PER_HOUR}
-        if keyed_oxide > 0:
-            reagents["acid_kg_HCl_per_kg_REO"] = reagents["acid_kg_per_h_as_HCl"] / keyed_oxide
-            reagents["base_kg_per_kg_REO"] = reagents["saponification_base_kg_per_h_as_NaOH"] / keyed_oxide
-    cost = None
-    if cascade.cost_parameters is not None:
-        from .cost import cascade_cost
-
-        cost = cascade_cost(np.asarray(flows["aqueous"]), np.asarray(flows["organic"]), acid, base,
-                            keyed_oxide, cascade.cost_parameters)
-    result = SteadyResult(
-        name=cascade.name, converged=True, iterations=int(iterations), method=method,
-        residual_norm=float(residual_norm),
-        mass_balance={c: float(v) for c, v in zip(comps, closure)},
-        mass_balance_error=float(np.max(closure)) if closure.size else 0.0,
-        components=comps, sections=sections, aqueous=x, organic=y,
-        aqueous_flow=np.asarray(flows["aqueous"], dtype=float),
-        organic_flow=np.asarray(flows["organic"], dtype=float),
-        products=products, warnings=warnings, model=cascade.model.describe(), solve_time_s=solve_time,
-        cost=cost, reagents=reagents, stage_data=stage_data)
-    return result
-
-
-#: Molar masses of reagents [kg/mol] (CIAAW 2021 atomic weights: H 1.008, Cl 35.45, Na 22.990, O 15.999).
-HCL_KG_PER_MOL = 0.036458
-NAOH_KG_PER_MOL = 0.039997
-#: Organic loading above which a stage is flagged [-] (fraction of capacity).
-LOADING_WARNING = 0.95
-
-
-def _reagents(cascade, products, flows, stage_data, acid, info, keyed_oxide):
-    """Acid and base use of an acidity-driven cascade [mol/h, kg/h] and per kg of keyed REO product."""
-    hours = SECONDS_PER_HOUR
-    base = info["base_mol_per_s"]
-    leaving = {}
-    protons = stage_data.get("proton_mol_per_m3")
-    for outlet in cascade.circuit.outlets:
-        if outlet.phase == AQUEOUS and protons is not None:
-            flow = outlet.fraction * flows[AQUEOUS][outlet.stage]
-            leaving[outlet.name] = float(flow * protons[outlet.stage])
-    acid_out = sum(leaving.values())
-    out = {"acid_fed_mol_per_h": acid * hours,
-           "acid_fed_kg_per_h_as_HCl": acid * HCL_KG_PER_MOL * hours,
-           "free_acid_leaving_mol_per_h": {k: val * hours for k, val in leaving.items()},
-           "acid_consumed_mol_per_h": (acid - acid_out) * hours,
-           "acid_consumed_kg_per_h_as_HCl": (acid - acid_out) * HCL_KG_PER_MOL * hours,
-           "base": info["base"],
-           "base_mol_per_h": base * hours,
-           f"base_kg_per_h_as_{info['base']}": base * info["base_kg_per_mol"] * hours,
-           "neutral_salt": info["salt"],
-           f"neutral_salt_in_raffinate_kg_per_h_as_{info['salt']}": base * info["salt_kg_per_mol"] * hours,
-           # keep the names the cost model and older results use
-           "acid_mol_per_h": acid * hours,
-           "saponification_base_mol_per_h": base * hours}
-    if keyed_oxide > 0:
-        out["acid_fed_kg_HCl_per_kg_REO"] = acid * HCL_KG_PER_MOL * hours / keyed_oxide
-        out["acid_consumed_kg_HCl_per_kg_REO"] = (acid - acid_out) * HCL_KG_PER_MOL * hours / keyed_oxide
-        out[f"base_kg_{info['base']}_per_kg_REO"] = base * info["base_kg_per_mol"] * hours / keyed_oxide
-    if "loading_fraction" in stage_data:
-        out["max_loading_fraction"] = float(np.max(stage_data["loading_fraction"]))
-    return out
-
-
-def _stage_warnings(cascade, stage_data):
-    """Operating guards on the solved state: organic loading near capacity, pH outside the data's range."""
-    warnings = []
-    load = stage_data.get("loading_fraction")
-    # (the separation_factor model saturates the organic by assumption: nothing to warn about)
-    if load is not None and getattr(cascade.model, "internal_count", 0):
-        high = np.flatnonzero(load > LOADING_WARNING)
-        if high.size:
-            warnings.append(f"organic loaded above {100 * LOADING_WARNING:.0f} % of capacity in "
-                            f"{high.size} stage(s) (stage {high[0] + 1}: {100 * load[high[0]]:.1f} %)")
-    ph = stage_data.get("ph")
-    validity = getattr(cascade.model, "ph_validity", None)
-    if ph is not None and validity is not None:
-        low, high_ph = validity
-        # strip stages run far below any extraction data on purpose (D ~ 0 there); not flagged
-        strip = cascade.circuit.section("strip")
-        checked = np.ones(ph.size, dtype=bool)
-        if strip is not None:
-            checked[strip.first:strip.first + strip.stages] = False
-        outside = np.flatnonzero(checked & ((ph < low) | (ph > high_ph)))
-        if outside.size:
-            j = int(outside[np.argmax(np.abs(ph[outside] - 0.5 * (low + high_ph)))])
-            warnings.append(f"equilibrium pH leaves the model's validity range {low:g}..{high_ph:g} in "
-                            f"{outside.size} stage(s) (stage {j + 1}: pH {ph[j]:.2f})")
-    return warnings

@@ -41,7 +41,7 @@ def test_cascade_cost_items_by_hand():
     seconds = 8000 * 3600
     assert cost.items["capital"] == pytest.approx(10 * 30000 * 1.08 ** 0.6 * crf)
     assert cost.solvent_inventory_m3 == pytest.approx(10 * 1.08 * 0.5)
-    assert cost.items["acid"] == pytest.approx(0.01 * 0.036461 * 3600 * 8000 * 0.25)
+    assert cost.items["acid"] == pytest.approx(0.01 * 0.036458 * 3600 * 8000 * 0.25)
     assert cost.items["base"] == pytest.approx(0.02 * 0.039997 * 3600 * 8000 * 0.45)
     assert cost.items["solvent_losses"] == pytest.approx(50e-6 * 5e-4 * seconds * organic_price_per_m3(P))
     assert cost.items["mixer_power"] == pytest.approx(1000 * 10 * 0.18 * seconds * 0.1 / 3.6e6)

@@ -9,8 +9,8 @@ import yaml
 import sx_model
 from sx_model.cli import main
 from sx_model.config import read_yaml
-from sx_model.cascade_design import Targets, curve, design
-from sx_model.sweeps import parse_vary, sweep
+from sx_model import Targets, curve, design, sweep
+from sx_model.config.edits import parse_vary
 from sx_model.theory import (InfeasibleDesign, minimum_reflux, mixed_extraction_ratios,
                              organic_product_fraction, purification_factors, shortcut_design,
                              stage_counts, total_reflux_stages)

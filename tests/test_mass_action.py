@@ -268,7 +268,7 @@ def test_murphree_efficiency_works_for_the_separation_factor_model():
     import os
 
     path = os.path.join(os.path.dirname(__file__), "..", "configs", "prnd_p507.yaml")
-    config = sx_model.load_config(path).config
+    config = sx_model.load_config(path).to_config()
     ideal = sx_model.solve(sx_model.load_config(config))
     config = copy.deepcopy(config)
     config["sections"]["scrub"]["efficiency"] = 0.8
@@ -280,7 +280,7 @@ def test_murphree_efficiency_works_for_the_separation_factor_model():
 
 
 def test_a_named_system_supplies_constants_and_config_values_override_them():
-    from sx_model import systems
+    from sx_model.config import systems
 
     base = {"name": "sys", "components": ["Pr", "Nd"],
             "equilibrium": {"model": "mass_action", "system": "P507",
@@ -317,7 +317,7 @@ def test_ph_correlation_from_a_named_system():
     ph = result.stage_data["ph"][0]
     assert ph == pytest.approx(2.0, abs=1e-6)
     # Zn is extracted at lower pH than Cu by D2EHPA (pH50 order Zn < Cu); the correlations' own lines
-    from sx_model import systems
+    from sx_model.config import systems
 
     for el, value in zip(("Zn", "Cu"), d):
         entry, _ = systems.get("d2ehpa_chloride").ph_correlation(el)
@@ -341,7 +341,7 @@ def test_more_base_than_chloride_is_a_config_error():
 
 
 def test_config_separation_factors_override_a_systems_on_its_scale():
-    from sx_model import systems
+    from sx_model.config import systems
 
     p507 = systems.get("p507_chloride")
     ref = p507.data["log_k_reference"]

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 import sx_model
+from sx_model.config.models import read_model
+from sx_model.elements import element
 from sx_model.equilibrium import REGISTRY, StageConditions, model_class
 
 COMPONENTS = ("La", "Ce", "Pr", "Nd")
@@ -35,8 +37,9 @@ EXAMPLES = {
 
 
 def make(name, stages=6):
-    cls = model_class(name)
-    model = cls.from_config(EXAMPLES[name], COMPONENTS, "equilibrium", ["extraction", "scrub"])
+    charges = [element(c).charge for c in COMPONENTS]
+    model = read_model(EXAMPLES[name], COMPONENTS, ["extraction", "scrub"], charges)
+    assert isinstance(model, model_class(name))
     sections = tuple(["extraction"] * (stages // 2) + ["scrub"] * (stages - stages // 2))
     acid = np.zeros(stages)
     acid[-1] = 1e-4

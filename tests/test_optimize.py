@@ -5,7 +5,8 @@ import pytest
 import yaml
 
 import sx_model
-from sx_model.cascade_design import Targets, _Problem
+from sx_model import Targets
+from sx_model.studies import TwoProductProblem
 from sx_model.cli import main
 
 
@@ -44,8 +45,8 @@ def test_no_cheaper_feasible_neighbour(best):
     product = b.s - b.w
     for n, m, w in [(b.n + 1, b.m, b.w), (b.n - 1, b.m, b.w), (b.n, b.m + 1, b.w), (b.n, b.m - 1, b.w),
                     (b.n, b.m, 1.05 * b.w), (b.n, b.m, 0.95 * b.w)]:
-        problem = _Problem(best.config)
-        result = sx_model.solve(sx_model.load_config(problem.build(n, m, w + product, w)))
+        problem = TwoProductProblem(sx_model.load_config(best.config))
+        result = sx_model.solve(problem.build(n, m, w + product, w))
         meets = (result.products["loaded_organic"].purity >= 0.999
                  and result.products["raffinate"].purity >= 0.999)
         if meets:

@@ -34,6 +34,8 @@ class StageConditions:
     tracer : callable or None
         ``tracer(load)`` -> concentration [mol/m^3] of an aqueous-only species fed at ``load`` [mol/s]
         per stage, from the aqueous flows alone (a species that never enters the organic).
+    solvent_inflow : float
+        Fresh solvent (the ``organic`` inlet) fed to the cascade [m^3/s].
     """
 
     section: tuple
@@ -43,6 +45,7 @@ class StageConditions:
     metal_inflow: float | None = None
     anion_inflow: np.ndarray | None = None
     tracer: object = None
+    solvent_inflow: float = 0.0
 
     def aqueous_tracer(self, load) -> np.ndarray:
         """Stage concentrations [mol/m^3] of an aqueous-only species fed at ``load`` [mol/s], shape (N,)."""
@@ -56,28 +59,47 @@ class StageConditions:
 class EquilibriumModel:
     """Base class of equilibrium models.
 
-    Subclasses set ``name`` and ``config_keys`` and implement :meth:`from_config`, :meth:`prepare`,
-    :meth:`equilibrium` and :meth:`distribution_guess`. ``linear`` models (y = D x with D independent
-    of the concentrations) also implement :meth:`distribution` and get the direct linear solve.
+    A model is plain data in SI floats, built by its constructor; reading it from a config is the job
+    of :mod:`sx_model.config.models`. Subclasses set ``name`` and implement :meth:`prepare`,
+    :meth:`equilibrium`, :meth:`distribution_guess` and :meth:`parameters`. ``linear`` models (y = D x
+    with D independent of the concentrations) also implement :meth:`distribution` and get the direct
+    linear solve. Every other hook below is optional and has a default that means "nothing special".
     """
 
     name: ClassVar[str] = ""
     linear: ClassVar[bool] = False
-    #: Keys this model accepts in the ``equilibrium`` mapping (besides ``model``).
-    config_keys: ClassVar[frozenset] = frozenset()
-
-    components: tuple = ()
     #: Number of per-stage internal unknowns w (e.g. ln [H+]) solved together with the concentrations;
     #: models with internal unknowns implement :meth:`equilibrium_internal`, :meth:`constraint` and
     #: :meth:`internal_start`.
     internal_count: ClassVar[int] = 0
 
-    @classmethod
-    def from_config(cls, mapping, components, key: str, section_names) -> "EquilibriumModel":
+    components: tuple = ()
+
+    # -- identity ----------------------------------------------------------------------------------
+    def parameters(self) -> dict:
+        """The constructor arguments as plain data: ``type(self)(**self.parameters())`` is a copy."""
         raise NotImplementedError
 
+    def with_parameters(self, **changes) -> "EquilibriumModel":
+        """A copy with some constructor arguments changed (unknown names raise TypeError)."""
+        params = self.parameters()
+        unknown = set(changes) - set(params)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no parameter {sorted(unknown)[0]!r}; "
+                            f"parameters: {', '.join(params)}")
+        return type(self)(**(params | changes))
+
+    def describe(self) -> dict:
+        """Plain-data summary of the model for results."""
+        return {"model": self.name}
+
+    # -- stage equations ---------------------------------------------------------------------------
     def prepare(self, conditions: StageConditions):
-        """Precompute stage parameters; returns an opaque object passed back to the other methods."""
+        """Precompute stage parameters; returns an opaque object passed back to the other methods.
+
+        Raises :class:`~sx_model.errors.ConfigError` where the inputs admit no steady state (this is
+        also run when a config is loaded, so ``validate`` refuses what a solve would refuse).
+        """
         raise NotImplementedError
 
     def equilibrium(self, x: np.ndarray, params):
@@ -107,18 +129,6 @@ class EquilibriumModel:
         """Distribution ratios D [-], shape (N, C), for a linear starting profile."""
         raise NotImplementedError
 
-    def saturation_loading(self, params):
-        """Total organic loading [mol/m^3] per stage, shape (N,), if the model saturates the organic
-        (used to build a starting point), else None."""
-        return None
-
-    def continuation(self, params, fraction: float):
-        """Parameters of an easier problem on a path to the real one (fraction 1 = the real one).
-
-        Used by the solver as a fallback homotopy; return None if the model has no such path.
-        """
-        return None
-
     def distribution(self, params) -> np.ndarray:
         """For linear models: the constant distribution ratios, shape (N, C) [-]."""
         raise NotImplementedError
@@ -135,14 +145,43 @@ class EquilibriumModel:
         """Internal unknowns consistent with aqueous concentrations x, shape (N, m)."""
         raise NotImplementedError
 
+    # -- solver aids (optional) --------------------------------------------------------------------
+    def saturation_loading(self, params):
+        """Total organic loading [mol/m^3] per stage, shape (N,), if the model saturates the organic
+        (used to build a starting point), else None."""
+        return None
+
+    def continuation(self, params, fraction: float):
+        """Parameters of an easier problem on a path to the real one (fraction 1 = the real one).
+
+        Used by the solver as a fallback homotopy; return None if the model has no such path.
+        """
+        return None
+
+    def admissible(self, x, params):
+        """``x`` moved into the region where the model is defined (default: unchanged)."""
+        return x
+
+    def failure_hint(self, x, y, params) -> str:
+        """Why a failed solve may have no steady state, as text appended to the error (default: "")."""
+        return ""
+
+    # -- outputs (optional) ------------------------------------------------------------------------
     def diagnostics(self, x, y, params) -> dict:
         """Per-stage outputs beyond concentrations (e.g. ``ph``, ``loading_fraction``), arrays (N,)."""
         return {}
 
     def reagent_flows(self, params) -> dict | None:
-        """Reagents the model itself implies (saponification base) [mol/s], or None."""
+        """Reagents the model implies, or None for none.
+
+        Keys: ``base`` (``NaOH`` or ``NH3``), ``base_mol_per_s`` (saponification base [mol/s]),
+        ``base_kg_per_mol``, ``salt``, ``salt_kg_per_mol`` and ``proton_balance`` (True when the model
+        tracks the free acid of every stage, so acid consumed and acid leaving can be reported).
+        """
         return None
 
-    def describe(self) -> dict:
-        """Plain-data summary of the model for results."""
-        return {"model": self.name}
+    def operating_limits(self) -> dict:
+        """Ranges outside which a solved state is flagged: ``loading_fraction`` (max of the organic
+        loading as a fraction of capacity) and ``ph`` ((low, high) of the data behind the model);
+        a missing key means no check."""
+        return {}

@@ -36,23 +36,15 @@ import math
 
 import numpy as np
 
-from .. import _validate as v
+from ..constants import BASES, KW, PER_LITRE
 from ..errors import ConfigError
 from .base import EquilibriumModel
 
-#: Ionic product of water at 25 C [(mol/m^3)^2] (K_w = 1.0e-14 mol^2/L^2; CRC Handbook of Chemistry and
-#: Physics, "Ionization constant of water").
-KW = 1.0e-8
 #: Smallest [H+] an iterate may imply [mol/m^3] (pH 10), see CationExchange.admissible.
 ADMISSIBLE_PROTON = 1e-7
-#: mol/m^3 per mol/L.
-PER_LITRE = 1000.0
 LN10 = math.log(10.0)
-#: Bases accepted for saponification: molar mass of the base and of its chloride salt [kg/mol]
-#: (CIAAW 2021 atomic weights: Na 22.990, Cl 35.45, N 14.007, H 1.008, O 15.999).
-BASES = {"NaOH": {"cation": "Na+", "base_kg_per_mol": 0.039997, "salt": "NaCl", "salt_kg_per_mol": 0.05844},
-         "NH3": {"cation": "NH4+", "base_kg_per_mol": 0.017031, "salt": "NH4Cl",
-                 "salt_kg_per_mol": 0.053491}}
+#: Organic loading above which a stage is flagged [-] (fraction of capacity).
+LOADING_LIMIT = 0.95
 #: Convergence of the per-stage free-extractant Newton iteration (change of ln f) [-].
 FREE_TOL = 1e-13
 FREE_MAX_ITER = 200
@@ -82,7 +74,6 @@ class CationExchange(EquilibriumModel):
         Component -> where its constants come from (for results).
     """
 
-    config_keys = frozenset()
     #: One internal unknown per stage: ln [H+] (mol/m^3), with the charge balance as its equation.
     internal_count = 1
 
@@ -102,24 +93,13 @@ class CationExchange(EquilibriumModel):
         self.system = system
         self.extractant_name = extractant_name
 
-    @classmethod
-    def _read_common(cls, mapping, key):
-        """The named system (or None) and the ``extractant`` mapping read with its defaults."""
-        system = _system(mapping, key)
-        return system, _read_extractant(mapping, key, system.extractant if system else None)
-
-    @classmethod
-    def _assemble(cls, mapping, key, components, system, extractant, intercept, sources,
-                  ph_slope=None, extractant_order=None):
-        """The model from per-component constants; slopes and orders default to the charges z."""
-        from ..elements import element
-
-        conc, sapon, base, name = extractant
-        charges = [element(c).charge for c in components]
-        validity = _read_ph_validity(mapping, key, system.ph_validity if system is not None else (0.0, 6.0))
-        return cls(components, charges, intercept, charges if ph_slope is None else ph_slope,
-                   charges if extractant_order is None else extractant_order, conc, sapon, base, validity,
-                   sources, system.key if system is not None else None, name)
+    def parameters(self):
+        return {"components": self.components, "charges": self.charges.tolist(),
+                "intercept": self.intercept.tolist(), "ph_slope": self.ph_slope.tolist(),
+                "extractant_order": self.extractant_order.tolist(), "extractant": self.extractant,
+                "saponification": self.saponification, "base": self.base,
+                "ph_validity": self.ph_validity, "sources": dict(self.sources), "system": self.system,
+                "extractant_name": self.extractant_name}
 
     # -- stage parameters ------------------------------------------------------------------------
     def prepare(self, conditions):
@@ -288,7 +268,10 @@ class CationExchange(EquilibriumModel):
         info = BASES[self.base]
         return {"base": self.base, "base_mol_per_s": params["base_flow"],
                 "base_kg_per_mol": info["base_kg_per_mol"], "salt": info["salt"],
-                "salt_kg_per_mol": info["salt_kg_per_mol"]}
+                "salt_kg_per_mol": info["salt_kg_per_mol"], "proton_balance": True}
+
+    def operating_limits(self):
+        return {"loading_fraction": LOADING_LIMIT, "ph": self.ph_validity}
 
     def describe(self):
         out = {"model": self.name, "extractant": self.extractant_name,
@@ -298,54 +281,6 @@ class CationExchange(EquilibriumModel):
         if self.system:
             out["system"] = self.system
         return out
-
-
-# ------------------------------------------------------------------------------------------------
-# config reading shared by both models
-
-def _read_extractant(mapping, key, default_name=None):
-    sub = v.join(key, "extractant")
-    if "extractant" not in mapping:
-        raise ConfigError(sub, "required: {concentration: <mol/L of extractant as HA>, "
-                               "saponification: <0..1>, base: NaOH | NH3}")
-    body = v.mapping(mapping["extractant"], sub)
-    v.check_keys(body, sub, {"name", "concentration", "saponification", "base"},
-                 required=("concentration",))
-    conc = v.quantity(body["concentration"], "concentration", v.join(sub, "concentration"), positive=True)
-    sapon = 0.0
-    if "saponification" in body:
-        sapon = v.number(body["saponification"], v.join(sub, "saponification"), minimum=0.0, maximum=1.0,
-                         what="a saponification degree (fraction of the extractant as its salt) "
-                              "between 0 and 1")
-    base = body.get("base", "NaOH")
-    if not isinstance(base, str) or base not in BASES:
-        raise ConfigError(v.join(sub, "base"), f"{base!r}; expected one of {', '.join(BASES)}")
-    name = body.get("name", default_name)
-    if name is not None:
-        name = v.text(name, v.join(sub, "name"))
-    return conc, sapon, base, name
-
-
-def _read_ph_validity(mapping, key, default):
-    if "ph_validity" not in mapping:
-        return default
-    sub = v.join(key, "ph_validity")
-    raw = mapping["ph_validity"]
-    if not isinstance(raw, list) or len(raw) != 2:
-        raise ConfigError(sub, f"{raw!r}; expected [low, high] pH")
-    low = v.number(raw[0], f"{sub}[0]", what="a pH")
-    high = v.number(raw[1], f"{sub}[1]", what="a pH")
-    if not low < high:
-        raise ConfigError(sub, f"{raw!r}; expected low < high")
-    return (low, high)
-
-
-def _system(mapping, key):
-    from .. import systems
-
-    if "system" not in mapping:
-        return None
-    return systems.get(mapping["system"], v.join(key, "system"))
 
 
 class MassAction(CationExchange):
@@ -358,72 +293,6 @@ class MassAction(CationExchange):
     """
 
     name = "mass_action"
-    config_keys = frozenset({"system", "extractant", "log10_k", "separation_factors", "reference",
-                             "ph_validity"})
-
-    @classmethod
-    def from_config(cls, mapping, components, key, section_names):
-        system, extractant = cls._read_common(mapping, key)
-        log_k, sources = {}, {}
-        if system is not None:
-            for comp in components:
-                value = system.log_k(comp)
-                if value is not None:
-                    log_k[comp], sources[comp] = value
-        explicit_beta = "separation_factors" in mapping
-        if explicit_beta or "reference" in mapping:
-            # separation factors: the system's, updated by the config's; reference: the config's, else
-            # the system's
-            beta, beta_source = {}, {}
-            if system is not None:
-                for el, entry in (system.data.get("separation_factors") or {}).items():
-                    beta[el], beta_source[el] = float(entry["value"]), system.key
-            if explicit_beta:
-                given = v.component_values(mapping["separation_factors"], v.join(key, "separation_factors"),
-                                           components, require_all=False,
-                                           read=lambda raw, sub: v.number(raw, sub, exclusive_minimum=0.0,
-                                                                          what="a separation factor > 0"))
-                # with a system, the config's values replace the system's on the same scale
-                # (relative to the system's reference element, as `sx-model systems NAME` lists them)
-                for el, b in given.items():
-                    beta[el], beta_source[el] = b, "config"
-            if "reference" in mapping:
-                ref_key = v.join(key, "reference")
-                ref = v.mapping(mapping["reference"], ref_key)
-                v.check_keys(ref, ref_key, {"element", "log10_k"}, required=("element", "log10_k"))
-                ref_el = ref["element"]
-                ref_k = v.number(ref["log10_k"], v.join(ref_key, "log10_k"), what="log10 K (a number)")
-                ref_source = "config"
-            elif system is not None and system.data.get("log_k_reference"):
-                ref_data = system.data["log_k_reference"]
-                ref_el, ref_k, ref_source = ref_data["element"], float(ref_data["value"]), system.key
-            else:
-                raise ConfigError(v.join(key, "reference"), "required with separation_factors: "
-                                                            "{element, log10_k}, the constant that fixes "
-                                                            "the scale of the factors")
-            if ref_el not in beta:
-                raise ConfigError(v.join(key, "reference.element"),
-                                  f"{ref_el!r}; expected an element with a separation factor "
-                                  f"({', '.join(beta) or 'none given'})")
-            for comp in components:
-                if comp in beta:
-                    log_k[comp] = ref_k + math.log10(beta[comp] / beta[ref_el])
-                    sources[comp] = (f"separation factor {comp}/{ref_el} ({beta_source[comp]}), "
-                                     f"reference log10 K_{ref_el} ({ref_source})")
-        if "log10_k" in mapping:
-            given = v.component_values(mapping["log10_k"], v.join(key, "log10_k"), components,
-                                       require_all=False,
-                                       read=lambda raw, sub: v.number(raw, sub, what="log10 K (a number)"))
-            for comp, value in given.items():
-                log_k[comp], sources[comp] = value, "config"
-        missing = [c for c in components if c not in log_k]
-        if missing:
-            where = v.join(key, "log10_k")
-            hint = (f"system {system.key!r} has no constant for it" if system is not None
-                    else "give log10_k, separation_factors + reference, or a system")
-            raise ConfigError(f"{where}.{missing[0]}", f"log10 K missing for {missing[0]}; {hint}")
-        return cls._assemble(mapping, key, components, system, extractant,
-                             [log_k[c] for c in components], sources)
 
     def describe(self):
         out = super().describe()
@@ -442,53 +311,6 @@ class PhCorrelation(CationExchange):
     """
 
     name = "ph_correlation"
-    config_keys = frozenset({"system", "extractant", "correlations", "ph_validity"})
-    ENTRY_KEYS = frozenset({"slope", "intercept", "extractant_order", "at"})
-
-    @classmethod
-    def from_config(cls, mapping, components, key, section_names):
-        system, extractant = cls._read_common(mapping, key)
-        conc = extractant[0]
-        entries, sources = {}, {}
-        if system is not None:
-            for comp in components:
-                entry = system.ph_correlation(comp)
-                if entry is not None:
-                    entries[comp], sources[comp] = entry
-        if "correlations" in mapping:
-            sub = v.join(key, "correlations")
-            raw = v.mapping(mapping["correlations"], sub)
-            for comp, body in raw.items():
-                ckey = v.join(sub, comp)
-                if comp not in components:
-                    raise ConfigError(ckey, f"{comp!r} is not one of the components ({', '.join(components)})")
-                body = v.mapping(body, ckey)
-                v.check_keys(body, ckey, cls.ENTRY_KEYS, required=("slope", "intercept"))
-                entry = {"slope": v.number(body["slope"], v.join(ckey, "slope"), minimum=0.0,
-                                           what="a slope d log10 D / d pH >= 0"),
-                         "intercept": v.number(body["intercept"], v.join(ckey, "intercept"),
-                                               what="log10 D at pH 0 (a number)"),
-                         "extractant_order": v.number(body.get("extractant_order", 0.0),
-                                                      v.join(ckey, "extractant_order"), minimum=0.0,
-                                                      what="an order >= 0")}
-                if "at" in body:
-                    entry["at"] = v.quantity(body["at"], "concentration", v.join(ckey, "at"), positive=True)
-                entries[comp], sources[comp] = entry, "config"
-        missing = [c for c in components if c not in entries]
-        if missing:
-            raise ConfigError(v.join(v.join(key, "correlations"), missing[0]),
-                              f"no pH correlation for {missing[0]}; expected {{slope, intercept}}")
-        slope, intercept, order = [], [], []
-        for comp in components:
-            e = entries[comp]
-            n_i = e.get("extractant_order", 0.0)
-            at = e.get("at", conc)
-            slope.append(e["slope"])
-            order.append(n_i)
-            # log10 D = a pH + b + n log10(f / f_at) = b - a log10[H+] + n log10 f - n log10 f_at
-            intercept.append(e["intercept"] - n_i * math.log10(0.5 * at / PER_LITRE))
-        return cls._assemble(mapping, key, components, system, extractant, intercept, sources,
-                             ph_slope=slope, extractant_order=order)
 
     def describe(self):
         out = super().describe()

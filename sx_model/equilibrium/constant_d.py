@@ -7,49 +7,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _validate as v
-from ..errors import ConfigError
 from .base import EquilibriumModel
 
 
 class ConstantD(EquilibriumModel):
     """Constant distribution ratio per component and section.
 
-    Config keys: ``distribution: {Cu: 2.4}`` [-] and optionally
-    ``distribution_by_section: {strip: {Cu: 0.05}}`` overriding it in named sections.
+    Parameters
+    ----------
+    components : sequence of str
+    distribution : sequence of float
+        D_i of each component [-], >= 0.
+    by_section : dict, optional
+        Section name -> D of every component there, overriding ``distribution`` in that section.
     """
 
     name = "constant_d"
     linear = True
-    config_keys = frozenset({"distribution", "distribution_by_section"})
 
     def __init__(self, components, distribution, by_section=None):
         self.components = tuple(components)
         self.base = np.asarray(distribution, dtype=float)
         self.by_section = {k: np.asarray(val, dtype=float) for k, val in (by_section or {}).items()}
 
-    @classmethod
-    def from_config(cls, mapping, components, key, section_names):
-        def read_d(raw, sub):
-            return v.number(raw, sub, minimum=0.0, what="a distribution ratio D >= 0 [-]")
-
-        if "distribution" not in mapping:
-            raise ConfigError(v.join(key, "distribution"), "required for model constant_d: a mapping "
-                                                            "component -> distribution ratio D [-]")
-        dist = v.component_values(mapping["distribution"], v.join(key, "distribution"), components,
-                                  read=read_d)
-        base = [dist[c] for c in components]
-        by_section = {}
-        raw = mapping.get("distribution_by_section") or {}
-        sub = v.join(key, "distribution_by_section")
-        for name, values in v.mapping(raw, sub).items():
-            if name not in section_names:
-                raise ConfigError(v.join(sub, name), f"no section {name!r} in this cascade; sections: "
-                                                    f"{', '.join(section_names)}")
-            given = v.component_values(values, v.join(sub, name), components, read=read_d,
-                                       require_all=False)
-            by_section[name] = [given.get(c, base[k]) for k, c in enumerate(components)]
-        return cls(components, base, by_section)
+    def parameters(self):
+        return {"components": self.components, "distribution": self.base.tolist(),
+                "by_section": {k: val.tolist() for k, val in self.by_section.items()}}
 
     def prepare(self, conditions):
         n = len(conditions.section)

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _validate as v
+from ..constants import BASES, PROTONS_PER_REE
 from ..errors import ConfigError
 from .base import EquilibriumModel
 
 #: Default half-loading concentration [mol/m^3] (1e-6 mol/L); an assumption, see module docstring.
 DEFAULT_HALF_LOADING = 1e-3
-#: Protons released (or consumed) per REE(III) exchanged by an acidic extractant [-].
-PROTONS_PER_REE = 3.0
 
 
 class SeparationFactor(EquilibriumModel):
@@ -47,7 +45,6 @@ class SeparationFactor(EquilibriumModel):
     """
 
     name = "separation_factor"
-    config_keys = frozenset({"separation_factors", "capacity", "half_loading"})
 
     def __init__(self, components, separation_factors, capacity, half_loading=DEFAULT_HALF_LOADING):
         self.components = tuple(components)
@@ -56,26 +53,9 @@ class SeparationFactor(EquilibriumModel):
         self.half_loading = float(half_loading)
         self._beta = self.separation_factors / self.separation_factors.max()
 
-    @classmethod
-    def from_config(cls, mapping, components, key, section_names):
-        def read_beta(raw, sub):
-            return v.number(raw, sub, exclusive_minimum=0.0, what="a separation factor > 0 [-]")
-
-        for name in ("separation_factors", "capacity"):
-            if name not in mapping:
-                raise ConfigError(v.join(key, name), "required for model separation_factor")
-        if "strip" in section_names:
-            raise ConfigError("sections.strip", "the separation_factor model describes extraction and "
-                                                "scrub only; model a strip section with constant_d "
-                                                "(distribution_by_section) or mass_action")
-        beta = v.component_values(mapping["separation_factors"], v.join(key, "separation_factors"),
-                                  components, read=read_beta)
-        capacity = v.quantity(mapping["capacity"], "concentration", v.join(key, "capacity"), positive=True)
-        half = DEFAULT_HALF_LOADING
-        if "half_loading" in mapping:
-            half = v.quantity(mapping["half_loading"], "concentration", v.join(key, "half_loading"),
-                              positive=True)
-        return cls(components, [beta[c] for c in components], capacity, half)
+    def parameters(self):
+        return {"components": self.components, "separation_factors": self.separation_factors.tolist(),
+                "capacity": self.capacity, "half_loading": self.half_loading}
 
     def loading_target(self, conditions) -> np.ndarray:
         """Total REE loading of the organic leaving each stage [mol/m^3], shape (N,)."""
@@ -104,14 +84,15 @@ class SeparationFactor(EquilibriumModel):
                                   f"mol/s of metal at capacity, more than the {fed:.4g} mol/s fed; the "
                                   "separation_factor model needs a loaded organic there: lower the organic "
                                   "flow or raise the scrub acid")
-        return {"loading": target, "beta": self._beta, "half": self.half_loading}
+        return {"loading": target, "beta": self._beta, "half": self.half_loading,
+                "base_flow": PROTONS_PER_REE * self.capacity * conditions.solvent_inflow}
 
     def continuation(self, params, fraction):
         """An easier problem on a path to this one: separation factors beta^t and a half-loading
         concentration moved geometrically from the capacity (a gently saturating organic) to c_half;
         t = ``fraction`` in [0, 1]."""
         half = self.capacity ** (1.0 - fraction) * self.half_loading ** fraction
-        return {"loading": params["loading"], "beta": self._beta ** fraction, "half": half}
+        return dict(params, beta=self._beta ** fraction, half=half)
 
     def equilibrium(self, x, params):
         beta = params["beta"]
@@ -133,6 +114,14 @@ class SeparationFactor(EquilibriumModel):
         beta = params["beta"]
         s = float(np.dot(beta, x_reference))
         return params["loading"][:, None] * beta[None, :] / (params["half"] + s)
+
+    def reagent_flows(self, params):
+        """The saponification base the theory assumes: NaOH for the whole capacity of the fresh
+        solvent, at 3 per REE (the organic enters fully saponified)."""
+        info = BASES["NaOH"]
+        return {"base": "NaOH", "base_mol_per_s": params["base_flow"],
+                "base_kg_per_mol": info["base_kg_per_mol"], "salt": info["salt"],
+                "salt_kg_per_mol": info["salt_kg_per_mol"], "proton_balance": False}
 
     def diagnostics(self, x, y, params):
         """Organic loading per stage as a fraction of capacity [-]."""

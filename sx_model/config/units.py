@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: Dimensions accepted by :func:`to_si`, with the SI unit each is converted to.
 SI_UNITS = {

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 #: Tags from strongest to weakest.

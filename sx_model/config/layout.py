@@ -1,4 +1,4 @@
-"""YAML configs in, :class:`~sx_model.cascade.Cascade` out (the input edge of the package).
+"""Config mapping -> :class:`~sx_model.cascade.Cascade`: sections, streams, products, solvent loop.
 
 Every dimensional value is a string with units, parsed by pint and converted to SI floats here; every
 problem is reported as one :class:`ConfigError` naming the key, the value and what was expected.
@@ -6,16 +6,17 @@ See ``docs/config.md`` for the format.
 """
 from __future__ import annotations
 
-import copy
-import os
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
-from . import _validate as v
-from .cascade import Cascade
-from .circuit import AQUEOUS, ORGANIC, Circuit, Inlet, Outlet, Section, countercurrent_links
-from .errors import ConfigError
+from ..cascade import Cascade, operating_warnings
+from ..circuit import (AQUEOUS, ORGANIC, Circuit, Inlet, Outlet, Section, anchor_of, countercurrent_links,
+                       feed_anchor)
+from ..errors import ConfigError
+from . import checks as v
+from .models import read_model
 
 TOP_KEYS = frozenset({"name", "description", "components", "equilibrium", "sections", "streams",
                       "products", "notes", "cost"})
@@ -31,75 +32,65 @@ STREAM_KEYS = frozenset({"flow", "concentration", "acid", "phase", "stage"})
 #: Extra keys of the organic stream: closed loop through the strip section.
 ORGANIC_KEYS = frozenset({"recycle", "bleed"})
 PRODUCT_KEYS = frozenset({"key", "outlet", "phase", "stage", "fraction"})
-#: O/A range outside which a warning is issued [-] (usual mixer-settler practice).
-OA_RANGE = (0.1, 10.0)
-
-
-def read_yaml(path) -> dict:
-    """Read a YAML file into a mapping, turning every failure into a one-line ConfigError."""
-    import yaml
-
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise ConfigError("", f"cannot read config file {path!r}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError("", f"{path}: YAML syntax error{where}: {problem}") from None
-    if not isinstance(data, Mapping):
-        raise ConfigError("", f"{path}: expected a YAML mapping at the top level, got "
-                              f"{type(data).__name__}")
-    return data
-
-
-def load_config(source) -> Cascade:
-    """Build a :class:`Cascade` from a YAML file path or an already-parsed mapping.
-
-    Raises
-    ------
-    ConfigError
-        On any invalid input, naming the key, the value and what was expected.
-    """
-    if isinstance(source, Mapping):
-        data = copy.deepcopy(dict(source))
-    else:
-        data = read_yaml(source)
-    return build_cascade(data)
 
 
 def build_cascade(data: Mapping) -> Cascade:
-    """Validate a config mapping and build the cascade."""
-    from .elements import elements
-    from .equilibrium import REGISTRY, model_class
-
+    """Validate a config mapping and build the cascade; every check that needs only the input runs
+    here (including the model's own, through :meth:`Cascade.check`), so a cascade that loads is one
+    the solver accepts."""
     v.mapping(data, "")
     v.check_keys(data, "", TOP_KEYS, required=("components", "equilibrium", "sections", "streams"))
     name = v.text(data.get("name", "cascade"), "name")
+    components, table = _read_components(data["components"])
+    sections = _read_sections(data["sections"])
+    by_name = {s.name: s for s in sections}
+    charges = tuple(table[c].charge for c in components)
+    model = read_model(data["equilibrium"], components, [s.name for s in sections], charges)
+    streams = v.mapping(data["streams"], "streams")
+    loop = _read_loop(streams, by_name)
+    inlets = _read_inlets(streams, components, by_name, loop)
+    if loop[0] and model.internal_count:
+        strip = next((i for i in inlets if i.name == "strip"), None)
+        if strip is not None and strip.acid <= 0 and loop[1] == 0.0:
+            raise ConfigError("streams.strip.acid", f"{strip.acid:g} mol/m^3: a closed organic loop "
+                                                    "with acidity-driven extraction needs acid in the "
+                                                    "strip liquor (else the metal extracted can never "
+                                                    "leave the loop); expected e.g. '6 mol/L'")
+    links, anchors, end_outlets = _layout(by_name, loop)
+    outlets, keys = _read_products(data.get("products") or {}, components, end_outlets, by_name)
+    circuit = Circuit(components=components, sections=sections, inlets=inlets, outlets=outlets,
+                      links=links, flow_anchors=anchors, charges=charges,
+                      molar_masses=tuple(table[c].molar_mass for c in components),
+                      oxide_masses=tuple(table[c].oxide_mass_per_mol_metal for c in components))
+    cascade = Cascade(name=name, circuit=circuit, model=model, product_keys=keys)
+    cascade.warnings = operating_warnings(circuit)
+    if "cost" in data:
+        cascade.cost_parameters = _read_cost(data["cost"])
+    cascade.check()
+    return cascade
 
-    # components
-    raw_components = data["components"]
-    if not isinstance(raw_components, list) or not raw_components:
-        raise ConfigError("components", f"{raw_components!r}; expected a non-empty list of element "
-                                        "symbols such as [Pr, Nd]")
+
+def _read_components(raw):
+    """``components`` -> (tuple of symbols, element table)."""
+    from ..elements import elements
+
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("components", f"{raw!r}; expected a non-empty list of element symbols such as "
+                                        "[Pr, Nd]")
     known = elements()
     components = []
-    for k, sym in enumerate(raw_components):
+    for k, sym in enumerate(raw):
         if not isinstance(sym, str) or sym not in known:
             raise ConfigError(f"components[{k}]", f"unknown element {sym!r}; expected one of "
                                                   f"{', '.join(known)}")
         if sym in components:
             raise ConfigError(f"components[{k}]", f"{sym!r} is listed twice")
         components.append(sym)
-    components = tuple(components)
+    return tuple(components), known
 
-    # sections
-    sections_raw = v.mapping(data["sections"], "sections")
+
+def _read_sections(raw):
+    sections_raw = v.mapping(raw, "sections")
     v.check_keys(sections_raw, "sections", SECTION_ORDER, required=("extraction",))
     sections, first = [], 0
     for sec_name in SECTION_ORDER:
@@ -119,24 +110,12 @@ def build_cascade(data: Mapping) -> Cascade:
             continue
         sections.append(Section(sec_name, first, stages, efficiency))
         first += stages
-    total = first
-    by_name = {s.name: s for s in sections}
+    return sections
 
-    # equilibrium model
-    eq = v.mapping(data["equilibrium"], "equilibrium")
-    if "model" not in eq:
-        raise ConfigError("equilibrium.model", f"required; one of {', '.join(REGISTRY)}")
-    model_name = eq["model"]
-    if not isinstance(model_name, str) or model_name not in REGISTRY:
-        raise ConfigError("equilibrium.model", f"unknown model {model_name!r}; expected one of "
-                                               f"{', '.join(REGISTRY)}")
-    cls = model_class(model_name)
-    v.check_keys(eq, "equilibrium", cls.config_keys | {"model"})
-    model = cls.from_config(eq, components, "equilibrium", [s.name for s in sections])
 
-    # streams
-    streams = v.mapping(data["streams"], "streams")
-    recycle, bleed, circulating = _read_loop(streams, by_name)
+def _read_inlets(streams, components, by_name, loop):
+    recycle, bleed, circulating = loop
+    total = sum(s.stages for s in by_name.values())
     inlets = []
     for stream_name, body in streams.items():
         if stream_name == "organic" and isinstance(body, Mapping):
@@ -147,46 +126,42 @@ def build_cascade(data: Mapping) -> Cascade:
                 continue              # closed loop: no make-up, the anchor fixes the circulating flow
             inlet.flow = bleed * circulating
         inlets.append(inlet)
-    for sec_name, stream_name in (("scrub", "scrub"), ("strip", "strip")):
-        if sec_name in by_name and stream_name not in streams:
-            raise ConfigError(f"streams.{stream_name}", f"required when sections.{sec_name} has stages: "
-                                                        "the liquor entering the last stage of that section")
-    if recycle and model.internal_count:
-        strip = next((i for i in inlets if i.name == "strip"), None)
-        if strip is not None and strip.acid <= 0 and bleed == 0.0:
-            raise ConfigError("streams.strip.acid", f"{strip.acid:g} mol/m^3: a closed organic loop "
-                                                    "with acidity-driven extraction needs acid in the "
-                                                    "strip liquor (else the metal extracted can never "
-                                                    "leave the loop); expected e.g. '6 mol/L'")
+    for sec_name in ("scrub", "strip"):
+        if sec_name in by_name and sec_name not in streams:
+            raise ConfigError(f"streams.{sec_name}", f"required when sections.{sec_name} has stages: "
+                                                     "the liquor entering the last stage of that section")
     if not any(inlet.concentration.sum() > 0 for inlet in inlets):
         raise ConfigError("streams", "no stream carries any of the components; expected at least one "
                                      "feed with a concentration")
+    return inlets
 
-    # outlets and products
+
+def _layout(by_name, loop):
+    """Links, flow anchors and end outlets of the battery (extraction, scrub, strip in series)."""
+    recycle, bleed, circulating = loop
+    last = max(s.last for s in by_name.values())
+    total = last + 1
+    final = next(s for s in by_name.values() if s.last == last).name
     breaks = [by_name["strip"].first] if "strip" in by_name else []
     links = countercurrent_links(total, breaks)
-    end_outlets = {"raffinate": Outlet("raffinate", AQUEOUS, 0)}
     anchors = {}
+    end = {"raffinate": Outlet("raffinate", AQUEOUS, 0, role="raffinate", anchor=("extraction", "first"))}
     if "strip" in by_name:
-        end_outlets["strip_liquor"] = Outlet("strip_liquor", AQUEOUS, by_name["strip"].first)
+        end["strip_liquor"] = Outlet("strip_liquor", AQUEOUS, by_name["strip"].first, role="strip_liquor",
+                                     anchor=("strip", "first"))
         if recycle:
-            links[ORGANIC][total - 1] = 0          # stripped organic back to stage 1
+            links[ORGANIC][last] = 0          # stripped organic back to stage 1
             anchors[ORGANIC] = (0, circulating)
             if bleed > 0:
-                end_outlets["organic_bleed"] = Outlet("organic_bleed", ORGANIC, total - 1, bleed)
+                end["organic_bleed"] = Outlet("organic_bleed", ORGANIC, last, bleed, role="organic_bleed",
+                                              anchor=("strip", "last"))
         else:
-            end_outlets["stripped_organic"] = Outlet("stripped_organic", ORGANIC, total - 1)
+            end["stripped_organic"] = Outlet("stripped_organic", ORGANIC, last, role="stripped_organic",
+                                             anchor=("strip", "last"))
     else:
-        end_outlets["loaded_organic"] = Outlet("loaded_organic", ORGANIC, total - 1)
-    outlets, keys = _read_products(data.get("products") or {}, components, end_outlets, total)
-    circuit = Circuit(components=components, sections=sections, inlets=inlets, outlets=outlets,
-                      links=links, flow_anchors=anchors)
-    cascade = Cascade(name=name, circuit=circuit, model=model, product_keys=keys,
-                      config=copy.deepcopy(dict(data)))
-    cascade.warnings = _operating_warnings(circuit)
-    if "cost" in data:
-        cascade.cost_parameters = _read_cost(data["cost"])
-    return cascade
+        end["loaded_organic"] = Outlet("loaded_organic", ORGANIC, last, role="loaded_organic",
+                                       anchor=(final, "last"))
+    return links, anchors, end
 
 
 def _read_loop(streams, sections):
@@ -217,11 +192,11 @@ def _read_loop(streams, sections):
 
 def _read_cost(raw):
     """The ``cost:`` section: any parameter of sx_model.cost.DEFAULTS, with units; the rest default."""
-    from .cost import DEFAULTS
+    from ..cost import DEFAULTS, default_parameters
 
     raw = v.mapping(raw if raw is not None else {}, "cost")
     v.check_keys(raw, "cost", DEFAULTS)
-    params = {name: default for name, (default, _, _) in DEFAULTS.items()}
+    params = default_parameters()
     for name, value in raw.items():
         kind = DEFAULTS[name][1]
         key = f"cost.{name}"
@@ -235,7 +210,7 @@ def _read_cost(raw):
 
 
 def _concentrations(raw, key, components) -> np.ndarray:
-    from .elements import element
+    from ..elements import element
 
     def read(value, sub):
         quantity_key = sub
@@ -278,85 +253,92 @@ def _read_stream(stream_name, body, components, sections, total) -> Inlet:
             raise ConfigError(key, f"a {stream_name} stream needs a {sec_name} section; add "
                                    f"sections.{sec_name}.stages or remove this stream")
         sec = sections[sec_name]
-        stage = sec.first if end == "first" else sec.last
         if phase == ORGANIC and acid:
             raise ConfigError(f"{key}.acid", "acid is an aqueous property; the organic stream has none")
-        return Inlet(stream_name, phase, stage, flow, conc, acid)
+        return Inlet(stream_name, phase, sec.first if end == "first" else sec.last, flow, conc, acid,
+                     anchor=(sec_name, end))
     # a feed
-    phase = body.get("phase", AQUEOUS)
-    if phase not in (AQUEOUS, ORGANIC):
-        raise ConfigError(f"{key}.phase", f"{phase!r}; expected 'aqueous' or 'organic'")
+    phase = _phase(body.get("phase", AQUEOUS), f"{key}.phase")
     if "concentration" not in body:
         raise ConfigError(f"{key}.concentration", "required for a feed: a mapping component -> "
                                                   "concentration such as {Nd: 0.3 mol/L}")
-    if "stage" in body:
-        stage = v.integer(body["stage"], f"{key}.stage", what=f"a stage number from 1 to {total}")
-        if not 1 <= stage <= total:
-            raise ConfigError(f"{key}.stage", f"{stage} is outside the cascade; expected a stage "
-                                              f"number from 1 to {total}")
-        stage -= 1
-    else:
-        ext = sections["extraction"]
-        stage = ext.last if phase == AQUEOUS else min(ext.last + 1, total - 1)
     if phase == ORGANIC and acid:
         raise ConfigError(f"{key}.acid", "acid is an aqueous property; an organic feed has none")
-    return Inlet(stream_name, phase, stage, flow, conc, acid)
+    if "stage" in body:
+        stage = _stage(body["stage"], f"{key}.stage", total)
+        return Inlet(stream_name, phase, stage, flow, conc, acid, anchor=anchor_of(sections, stage),
+                     explicit=True)
+    anchor = feed_anchor(sections, phase)
+    sec = sections[anchor[0]]
+    return Inlet(stream_name, phase, sec.first if anchor[1] == "first" else sec.last, flow, conc, acid,
+                 anchor=anchor)
 
 
-def _read_products(raw, components, end_outlets, total):
+def _phase(value, key):
+    if value not in (AQUEOUS, ORGANIC):
+        raise ConfigError(key, f"{value!r}; expected 'aqueous' or 'organic'")
+    return value
+
+
+def _stage(value, key, total) -> int:
+    """A 1-based stage number in the config -> 0-based index."""
+    stage = v.integer(value, key, what=f"a stage number from 1 to {total}")
+    if not 1 <= stage <= total:
+        raise ConfigError(key, f"{stage} is outside the cascade; expected a stage number from 1 to {total}")
+    return stage - 1
+
+
+def _key_list(body, key, components):
+    key_list = body.get("key", [])
+    if isinstance(key_list, str):
+        key_list = [key_list]
+    if not isinstance(key_list, list):
+        raise ConfigError(f"{key}.key", f"{key_list!r}; expected a list of component symbols")
+    for k, sym in enumerate(key_list):
+        if sym not in components:
+            raise ConfigError(f"{key}.key[{k}]", f"{sym!r} is not one of the components "
+                                                 f"({', '.join(components)})")
+    return tuple(key_list)
+
+
+def _side_draw(prod_name, body, key, end_outlets, sections, total):
+    if "stage" not in body or "phase" not in body:
+        raise ConfigError(key, f"{prod_name!r} is not an outlet of this cascade ({', '.join(end_outlets)}); "
+                               "a side draw needs phase, stage and fraction")
+    phase = _phase(body["phase"], f"{key}.phase")
+    stage = _stage(body["stage"], f"{key}.stage", total)
+    if "fraction" not in body:
+        raise ConfigError(f"{key}.fraction", "required for a side draw: the fraction (0..1) of the stage's "
+                                             "outflow of that phase taken off")
+    fraction = v.number(body["fraction"], f"{key}.fraction", exclusive_minimum=0.0, exclusive_maximum=1.0,
+                        what="the fraction of the stage's outflow drawn, between 0 and 1")
+    return Outlet(prod_name, phase, stage, fraction, anchor=anchor_of(sections, stage))
+
+
+def _read_products(raw, components, end_outlets, sections):
     raw = v.mapping(raw, "products")
-    keys = {}
-    outlets = dict(end_outlets)
-    renamed = {}
+    total = sum(s.stages for s in sections.values())
+    keys, outlets, renamed = {}, dict(end_outlets), {}
     for prod_name, body in raw.items():
         key = f"products.{prod_name}"
         body = v.mapping(body if body is not None else {}, key)
         v.check_keys(body, key, PRODUCT_KEYS)
-        key_list = body.get("key", [])
-        if isinstance(key_list, str):
-            key_list = [key_list]
-        if not isinstance(key_list, list):
-            raise ConfigError(f"{key}.key", f"{key_list!r}; expected a list of component symbols")
-        for k, sym in enumerate(key_list):
-            if sym not in components:
-                raise ConfigError(f"{key}.key[{k}]", f"{sym!r} is not one of the components "
-                                                     f"({', '.join(components)})")
+        keys[prod_name] = _key_list(body, key, components)
         if "outlet" in body:
             target = body["outlet"]
             if target not in end_outlets:
-                raise ConfigError(f"{key}.outlet", f"{target!r}; expected one of "
-                                                   f"{', '.join(end_outlets)}")
+                raise ConfigError(f"{key}.outlet", f"{target!r}; expected one of {', '.join(end_outlets)}")
             if target in renamed:
                 raise ConfigError(f"{key}.outlet", f"{target!r} is already named {renamed[target]!r}")
             renamed[target] = prod_name
-            old = outlets.pop(target)
-            outlets[prod_name] = Outlet(prod_name, old.phase, old.stage, old.fraction)
+            outlets[prod_name] = replace(outlets.pop(target), name=prod_name)
         elif prod_name in end_outlets:
             for bad in ("phase", "stage", "fraction"):
                 if bad in body:
                     raise ConfigError(f"{key}.{bad}", f"{prod_name} is an end outlet of the cascade; "
                                                       f"its {bad} is fixed")
         else:
-            if "stage" not in body or "phase" not in body:
-                raise ConfigError(key, f"{prod_name!r} is not an outlet of this cascade "
-                                       f"({', '.join(end_outlets)}); a side draw needs phase, stage and "
-                                       "fraction")
-            phase = body["phase"]
-            if phase not in (AQUEOUS, ORGANIC):
-                raise ConfigError(f"{key}.phase", f"{phase!r}; expected 'aqueous' or 'organic'")
-            stage = v.integer(body["stage"], f"{key}.stage", what=f"a stage number from 1 to {total}")
-            if not 1 <= stage <= total:
-                raise ConfigError(f"{key}.stage", f"{stage} is outside the cascade; expected a stage "
-                                                  f"number from 1 to {total}")
-            fraction = v.number(body.get("fraction", None) if "fraction" in body else None,
-                                f"{key}.fraction", exclusive_minimum=0.0, exclusive_maximum=1.0,
-                                what="the fraction of the stage's outflow drawn, between 0 and 1") \
-                if "fraction" in body else None
-            if fraction is None:
-                raise ConfigError(f"{key}.fraction", "required for a side draw: the fraction (0..1) of "
-                                                     "the stage's outflow of that phase taken off")
-            outlets[prod_name] = Outlet(prod_name, phase, stage - 1, fraction)
-        keys[prod_name] = tuple(key_list)
+            outlets[prod_name] = _side_draw(prod_name, body, key, end_outlets, sections, total)
     # side draws at an end outlet's stage reduce what leaves there; check fractions stay below 1
     drawn = {}
     for outlet in outlets.values():
@@ -367,27 +349,6 @@ def _read_products(raw, components, end_outlets, total):
                 raise ConfigError(f"products.{outlet.name}.fraction", "side draws from one stage and "
                                                                       "phase add up to 1 or more")
     # end outlets take what side draws leave
-    result = []
-    for outlet in outlets.values():
-        if outlet.fraction == 1.0:
-            taken = drawn.get((outlet.phase, outlet.stage), 0.0)
-            outlet = Outlet(outlet.name, outlet.phase, outlet.stage, 1.0 - taken)
-        result.append(outlet)
+    result = [replace(o, fraction=1.0 - drawn.get((o.phase, o.stage), 0.0)) if o.fraction == 1.0 else o
+              for o in outlets.values()]
     return result, keys
-
-
-def _operating_warnings(circuit: Circuit) -> list:
-    warnings = []
-    try:
-        flows = circuit.phase_flows()
-    except Exception:   # flows are checked (with a proper error) by the solver
-        return warnings
-    for sec in circuit.sections:
-        j = sec.first
-        aq, org = flows[AQUEOUS][j], flows[ORGANIC][j]
-        if aq > 0 and org > 0:
-            ratio = org / aq
-            if not OA_RANGE[0] <= ratio <= OA_RANGE[1]:
-                warnings.append(f"O/A in the {sec.name} section is {ratio:.3g}, outside the usual "
-                                f"{OA_RANGE[0]:g}..{OA_RANGE[1]:g} of mixer-settlers")
-    return warnings

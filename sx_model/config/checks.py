@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .units import to_si
 
 
@@ -86,7 +86,7 @@ def component_values(value, key: str, components, *, read, require_all=True, all
     ``read(raw, key)`` converts one entry. Components not in ``components`` are an error unless
     ``allow_extra`` (then they are ignored).
     """
-    from .elements import elements
+    from ..elements import elements
 
     value = mapping(value, key)
     known = elements()

@@ -1,0 +1,54 @@
+"""The functions of ``import sx_model``: studies that also accept a config file path or mapping.
+
+Each loads the config (the input edge) when it is given one and then calls the study on the cascade
+object (:mod:`sx_model.studies`).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def _cascade(config):
+    from .cascade import Cascade
+    from .config import load_config
+
+    return config if isinstance(config, Cascade) else load_config(config)
+
+
+def design(config, targets, *, name=None, executor=None):
+    """:func:`sx_model.studies.design` on a Cascade, a config path or a mapping."""
+    from .studies import design as run
+
+    return run(_cascade(config), targets, name=name, executor=executor)
+
+
+def curve(config, targets, totals, *, executor=None):
+    """:func:`sx_model.studies.curve` on a Cascade, a config path or a mapping."""
+    from .studies import curve as run
+
+    return run(_cascade(config), targets, totals, executor=executor)
+
+
+def optimize(config, targets, *, max_stages=None, executor=None):
+    """:func:`sx_model.studies.optimize` on a Cascade, a config path or a mapping."""
+    from .studies import optimize as run
+
+    return run(_cascade(config), targets, max_stages=max_stages, executor=executor)
+
+
+def pareto(config, targets, *, max_stages=None, executor=None):
+    """:func:`sx_model.studies.pareto` on a Cascade, a config path or a mapping."""
+    return optimize(config, targets, max_stages=max_stages, executor=executor)
+
+
+def sweep(config, vary, *, executor=None, progress=None):
+    """Sweep a Cascade, config path or mapping over ``vary``: a mapping or list of (dotted config path,
+    values), values as in a config (``"40 L/min"``, ``12``), or ready (label, values, apply) triples."""
+    from .config.edits import variable
+    from .studies import sweep as run
+
+    cascade = _cascade(config)
+    items = list(vary.items()) if isinstance(vary, Mapping) else list(vary)
+    triples = [item if len(item) == 3 else (item[0], list(item[1]), variable(item[0], cascade))
+               for item in items]
+    return run(cascade, triples, executor=executor, progress=progress)

@@ -1,0 +1,328 @@
+"""Readers and writers of the ``equilibrium`` section: one entry per model of the equilibrium registry.
+
+Each :class:`ModelSpec` names the keys a model accepts, a ``read`` that turns the mapping into the
+model object (SI floats, every check that needs only the input) and a ``write`` that turns a model
+back into a mapping that ``read`` accepts (for :func:`sx_model.config.to_config`). Adding a model is
+one class in :mod:`sx_model.equilibrium`, one line in its ``REGISTRY`` and one entry in :data:`SPECS`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from ..constants import BASES, PER_LITRE
+from ..errors import ConfigError
+from . import checks as v
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How one equilibrium model is read from and written to a config."""
+
+    keys: frozenset
+    read: Callable          # (mapping, components, key, section_names, charges) -> model
+    write: Callable         # model -> mapping (without "model")
+
+
+def _si(value, unit):
+    """An SI float written back with its unit (repr keeps every digit)."""
+    return f"{float(value)!r} {unit}"
+
+
+# -- constant_d -------------------------------------------------------------------------------------
+
+def _read_constant_d(mapping, components, key, section_names, charges):
+    from ..equilibrium.constant_d import ConstantD
+
+    def read_d(raw, sub):
+        return v.number(raw, sub, minimum=0.0, what="a distribution ratio D >= 0 [-]")
+
+    if "distribution" not in mapping:
+        raise ConfigError(v.join(key, "distribution"), "required for model constant_d: a mapping "
+                                                        "component -> distribution ratio D [-]")
+    dist = v.component_values(mapping["distribution"], v.join(key, "distribution"), components,
+                              read=read_d)
+    base = [dist[c] for c in components]
+    by_section = {}
+    sub = v.join(key, "distribution_by_section")
+    for name, values in v.mapping(mapping.get("distribution_by_section") or {}, sub).items():
+        if name not in section_names:
+            raise ConfigError(v.join(sub, name), f"no section {name!r} in this cascade; sections: "
+                                                f"{', '.join(section_names)}")
+        given = v.component_values(values, v.join(sub, name), components, read=read_d,
+                                   require_all=False)
+        by_section[name] = [given.get(c, base[k]) for k, c in enumerate(components)]
+    return ConstantD(components, base, by_section)
+
+
+def _write_constant_d(model):
+    out = {"distribution": dict(zip(model.components, model.base.tolist()))}
+    if model.by_section:
+        out["distribution_by_section"] = {k: dict(zip(model.components, val.tolist()))
+                                          for k, val in model.by_section.items()}
+    return out
+
+
+# -- separation_factor ------------------------------------------------------------------------------
+
+def _read_separation_factor(mapping, components, key, section_names, charges):
+    from ..equilibrium.separation_factor import DEFAULT_HALF_LOADING, SeparationFactor
+
+    for name in ("separation_factors", "capacity"):
+        if name not in mapping:
+            raise ConfigError(v.join(key, name), "required for model separation_factor")
+    if "strip" in section_names:
+        raise ConfigError("sections.strip", "the separation_factor model describes extraction and "
+                                            "scrub only; model a strip section with constant_d "
+                                            "(distribution_by_section) or mass_action")
+    beta = v.component_values(mapping["separation_factors"], v.join(key, "separation_factors"),
+                              components, read=lambda raw, sub: v.number(
+                                  raw, sub, exclusive_minimum=0.0, what="a separation factor > 0 [-]"))
+    capacity = v.quantity(mapping["capacity"], "concentration", v.join(key, "capacity"), positive=True)
+    half = DEFAULT_HALF_LOADING
+    if "half_loading" in mapping:
+        half = v.quantity(mapping["half_loading"], "concentration", v.join(key, "half_loading"),
+                          positive=True)
+    return SeparationFactor(components, [beta[c] for c in components], capacity, half)
+
+
+def _write_separation_factor(model):
+    return {"separation_factors": dict(zip(model.components, model.separation_factors.tolist())),
+            "capacity": _si(model.capacity, "mol/m**3"), "half_loading": _si(model.half_loading, "mol/m**3")}
+
+
+# -- cation exchange: mass_action and ph_correlation ------------------------------------------------
+
+def _read_extractant(mapping, key, default_name=None):
+    """(concentration [mol/m^3 as HA], saponification, base, name) from ``extractant``."""
+    sub = v.join(key, "extractant")
+    if "extractant" not in mapping:
+        raise ConfigError(sub, "required: {concentration: <mol/L of extractant as HA>, "
+                               "saponification: <0..1>, base: NaOH | NH3}")
+    body = v.mapping(mapping["extractant"], sub)
+    v.check_keys(body, sub, {"name", "concentration", "saponification", "base"},
+                 required=("concentration",))
+    conc = v.quantity(body["concentration"], "concentration", v.join(sub, "concentration"), positive=True)
+    sapon = 0.0
+    if "saponification" in body:
+        sapon = v.number(body["saponification"], v.join(sub, "saponification"), minimum=0.0, maximum=1.0,
+                         what="a saponification degree (fraction of the extractant as its salt) "
+                              "between 0 and 1")
+    base = body.get("base", "NaOH")
+    if not isinstance(base, str) or base not in BASES:
+        raise ConfigError(v.join(sub, "base"), f"{base!r}; expected one of {', '.join(BASES)}")
+    name = body.get("name", default_name)
+    if name is not None:
+        name = v.text(name, v.join(sub, "name"))
+    return conc, sapon, base, name
+
+
+def _read_ph_validity(mapping, key, default):
+    if "ph_validity" not in mapping:
+        return default
+    sub = v.join(key, "ph_validity")
+    raw = mapping["ph_validity"]
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise ConfigError(sub, f"{raw!r}; expected [low, high] pH")
+    low = v.number(raw[0], f"{sub}[0]", what="a pH")
+    high = v.number(raw[1], f"{sub}[1]", what="a pH")
+    if not low < high:
+        raise ConfigError(sub, f"{raw!r}; expected low < high")
+    return (low, high)
+
+
+def _cation_exchange(cls, mapping, key, components, charges, system, intercept, sources,
+                     ph_slope=None, extractant_order=None):
+    """The model from per-component constants; slopes and orders default to the charges z."""
+    conc, sapon, base, name = _read_extractant(mapping, key, system.extractant if system else None)
+    validity = _read_ph_validity(mapping, key, system.ph_validity if system is not None else (0.0, 6.0))
+    return cls(components, charges, intercept, charges if ph_slope is None else ph_slope,
+               charges if extractant_order is None else extractant_order, conc, sapon, base, validity,
+               sources, system.key if system is not None else None, name)
+
+
+def _system(mapping, key):
+    from . import systems
+
+    if "system" not in mapping:
+        return None
+    return systems.get(mapping["system"], v.join(key, "system"))
+
+
+def _separation_factor_constants(mapping, key, components, system):
+    """log10 K (and sources) from separation factors on the scale of a reference constant."""
+    beta, beta_source = {}, {}
+    if system is not None:
+        for el, entry in (system.data.get("separation_factors") or {}).items():
+            beta[el], beta_source[el] = float(entry["value"]), system.key
+    if "separation_factors" in mapping:
+        # with a system, the config's values replace the system's on the same scale (relative to the
+        # system's reference element, as `sx-model systems NAME` lists them)
+        given = v.component_values(mapping["separation_factors"], v.join(key, "separation_factors"),
+                                   components, require_all=False,
+                                   read=lambda raw, sub: v.number(raw, sub, exclusive_minimum=0.0,
+                                                                  what="a separation factor > 0"))
+        for el, b in given.items():
+            beta[el], beta_source[el] = b, "config"
+    if "reference" in mapping:
+        ref_key = v.join(key, "reference")
+        ref = v.mapping(mapping["reference"], ref_key)
+        v.check_keys(ref, ref_key, {"element", "log10_k"}, required=("element", "log10_k"))
+        ref_el, ref_source = ref["element"], "config"
+        ref_k = v.number(ref["log10_k"], v.join(ref_key, "log10_k"), what="log10 K (a number)")
+    elif system is not None and system.data.get("log_k_reference"):
+        ref_data = system.data["log_k_reference"]
+        ref_el, ref_k, ref_source = ref_data["element"], float(ref_data["value"]), system.key
+    else:
+        raise ConfigError(v.join(key, "reference"), "required with separation_factors: "
+                                                    "{element, log10_k}, the constant that fixes the "
+                                                    "scale of the factors")
+    if ref_el not in beta:
+        raise ConfigError(v.join(key, "reference.element"),
+                          f"{ref_el!r}; expected an element with a separation factor "
+                          f"({', '.join(beta) or 'none given'})")
+    log_k, sources = {}, {}
+    for comp in components:
+        if comp in beta:
+            log_k[comp] = ref_k + math.log10(beta[comp] / beta[ref_el])
+            sources[comp] = (f"separation factor {comp}/{ref_el} ({beta_source[comp]}), "
+                             f"reference log10 K_{ref_el} ({ref_source})")
+    return log_k, sources
+
+
+def _read_mass_action(mapping, components, key, section_names, charges):
+    from ..equilibrium.cation_exchange import MassAction
+
+    system = _system(mapping, key)
+    log_k, sources = {}, {}
+    if system is not None:
+        for comp in components:
+            value = system.log_k(comp)
+            if value is not None:
+                log_k[comp], sources[comp] = value
+    if "separation_factors" in mapping or "reference" in mapping:
+        more_k, more_sources = _separation_factor_constants(mapping, key, components, system)
+        log_k.update(more_k)
+        sources.update(more_sources)
+    if "log10_k" in mapping:
+        given = v.component_values(mapping["log10_k"], v.join(key, "log10_k"), components,
+                                   require_all=False,
+                                   read=lambda raw, sub: v.number(raw, sub, what="log10 K (a number)"))
+        for comp, value in given.items():
+            log_k[comp], sources[comp] = value, "config"
+    missing = [c for c in components if c not in log_k]
+    if missing:
+        hint = (f"system {system.key!r} has no constant for it" if system is not None
+                else "give log10_k, separation_factors + reference, or a system")
+        raise ConfigError(f"{v.join(key, 'log10_k')}.{missing[0]}", f"log10 K missing for {missing[0]}; {hint}")
+    return _cation_exchange(MassAction, mapping, key, components, charges, system,
+                            [log_k[c] for c in components], sources)
+
+
+CORRELATION_KEYS = frozenset({"slope", "intercept", "extractant_order", "at"})
+
+
+def _read_correlation(body, ckey):
+    body = v.mapping(body, ckey)
+    v.check_keys(body, ckey, CORRELATION_KEYS, required=("slope", "intercept"))
+    entry = {"slope": v.number(body["slope"], v.join(ckey, "slope"), minimum=0.0,
+                               what="a slope d log10 D / d pH >= 0"),
+             "intercept": v.number(body["intercept"], v.join(ckey, "intercept"),
+                                   what="log10 D at pH 0 (a number)"),
+             "extractant_order": v.number(body.get("extractant_order", 0.0),
+                                          v.join(ckey, "extractant_order"), minimum=0.0,
+                                          what="an order >= 0")}
+    if "at" in body:
+        entry["at"] = v.quantity(body["at"], "concentration", v.join(ckey, "at"), positive=True)
+    return entry
+
+
+def _read_ph_correlation(mapping, components, key, section_names, charges):
+    from ..equilibrium.cation_exchange import PhCorrelation
+
+    system = _system(mapping, key)
+    conc = _read_extractant(mapping, key)[0]
+    entries, sources = {}, {}
+    if system is not None:
+        for comp in components:
+            entry = system.ph_correlation(comp)
+            if entry is not None:
+                entries[comp], sources[comp] = entry
+    sub = v.join(key, "correlations")
+    for comp, body in v.mapping(mapping.get("correlations") or {}, sub).items():
+        ckey = v.join(sub, comp)
+        if comp not in components:
+            raise ConfigError(ckey, f"{comp!r} is not one of the components ({', '.join(components)})")
+        entries[comp], sources[comp] = _read_correlation(body, ckey), "config"
+    missing = [c for c in components if c not in entries]
+    if missing:
+        raise ConfigError(v.join(sub, missing[0]), f"no pH correlation for {missing[0]}; expected "
+                                                   "{slope, intercept}")
+    slope, intercept, order = [], [], []
+    for comp in components:
+        e = entries[comp]
+        n_i = e.get("extractant_order", 0.0)
+        slope.append(e["slope"])
+        order.append(n_i)
+        # log10 D = a pH + b + n log10(f / f_at) = b - a log10[H+] + n log10 f - n log10 f_at
+        intercept.append(e["intercept"] - n_i * math.log10(0.5 * e.get("at", conc) / PER_LITRE))
+    return _cation_exchange(PhCorrelation, mapping, key, components, charges, system, intercept, sources,
+                            ph_slope=slope, extractant_order=order)
+
+
+def _write_extractant(model):
+    out = {"extractant": {"concentration": _si(model.extractant, "mol/m**3"),
+                          "saponification": model.saponification, "base": model.base},
+           "ph_validity": list(model.ph_validity)}
+    if model.extractant_name is not None:
+        out["extractant"]["name"] = model.extractant_name
+    return out
+
+
+def _write_mass_action(model):
+    return {"log10_k": dict(zip(model.components, model.intercept.tolist())), **_write_extractant(model)}
+
+
+def _write_ph_correlation(model):
+    at = 0.5 * model.extractant / PER_LITRE
+    correlations = {c: {"slope": float(a), "intercept": float(b + n * math.log10(at)),
+                        "extractant_order": float(n), "at": _si(model.extractant, "mol/m**3")}
+                    for c, a, b, n in zip(model.components, model.ph_slope, model.intercept,
+                                          model.extractant_order)}
+    return {"correlations": correlations, **_write_extractant(model)}
+
+
+#: Model name (as in :data:`sx_model.equilibrium.REGISTRY`) -> how it is read and written.
+SPECS = {
+    "constant_d": ModelSpec(frozenset({"distribution", "distribution_by_section"}),
+                            _read_constant_d, _write_constant_d),
+    "separation_factor": ModelSpec(frozenset({"separation_factors", "capacity", "half_loading"}),
+                                   _read_separation_factor, _write_separation_factor),
+    "mass_action": ModelSpec(frozenset({"system", "extractant", "log10_k", "separation_factors",
+                                        "reference", "ph_validity"}),
+                             _read_mass_action, _write_mass_action),
+    "ph_correlation": ModelSpec(frozenset({"system", "extractant", "correlations", "ph_validity"}),
+                                _read_ph_correlation, _write_ph_correlation),
+}
+
+
+def read_model(eq, components, section_names, charges):
+    """The ``equilibrium`` mapping -> model object (ConfigError naming the key on bad input)."""
+    from ..equilibrium import REGISTRY
+
+    eq = v.mapping(eq, "equilibrium")
+    if "model" not in eq:
+        raise ConfigError("equilibrium.model", f"required; one of {', '.join(REGISTRY)}")
+    name = eq["model"]
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise ConfigError("equilibrium.model", f"unknown model {name!r}; expected one of "
+                                               f"{', '.join(REGISTRY)}")
+    spec = SPECS[name]
+    v.check_keys(eq, "equilibrium", spec.keys | {"model"})
+    return spec.read(eq, components, "equilibrium", section_names, charges)
+
+
+def write_model(model) -> dict:
+    """The ``equilibrium`` mapping of a model object (what :func:`read_model` reads back)."""
+    return {"model": model.name, **SPECS[model.name].write(model)}

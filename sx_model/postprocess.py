@@ -1,0 +1,153 @@
+"""From a solved state to a :class:`~sx_model.results.SteadyResult`: the one post-processing step.
+
+Products (purity, recovery, metal and oxide output), reagents, operating guards and cost are all
+computed here, from the cascade and the converged concentrations; the reagent accounting and the
+operating limits are asked of the model (:meth:`~sx_model.equilibrium.base.EquilibriumModel.reagent_flows`,
+:meth:`~sx_model.equilibrium.base.EquilibriumModel.operating_limits`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .circuit import AQUEOUS
+from .constants import HCL, NAOH, SECONDS_PER_HOUR
+from .results import ProductResult, SteadyResult
+
+
+def products(cascade, flows, x, y) -> dict:
+    """Name -> :class:`ProductResult` for every outlet."""
+    comps = tuple(cascade.components)
+    circuit = cascade.circuit
+    feeds = cascade.feed_totals()
+    molar = np.asarray(circuit.molar_masses, dtype=float)
+    oxide = np.asarray(circuit.oxide_masses, dtype=float)
+    out = {}
+    for outlet in circuit.outlets:
+        conc = (x if outlet.phase == AQUEOUS else y)[outlet.stage]
+        flow = outlet.fraction * flows[outlet.phase][outlet.stage]
+        total = float(conc.sum())
+        composition = conc / total if total > 0 else np.zeros_like(conc)
+        key = list(cascade.product_keys.get(outlet.name, ()))
+        purity = recovery = None
+        if key:
+            idx = [comps.index(k) for k in key]
+            purity = float(composition[idx].sum())
+            fed = float(feeds[idx].sum())
+            recovery = float(flow * conc[idx].sum() / fed) if fed > 0 else None
+        out[outlet.name] = ProductResult(
+            name=outlet.name, phase=outlet.phase, stage=outlet.stage + 1, flow_m3_per_s=float(flow),
+            concentration_mol_per_m3={c: float(v) for c, v in zip(comps, conc)},
+            composition={c: float(v) for c, v in zip(comps, composition)}, key=key,
+            purity=purity, recovery=recovery,
+            metal_kg_per_h=float(flow * conc @ molar * SECONDS_PER_HOUR),
+            oxide_kg_per_h=float(flow * conc @ oxide * SECONDS_PER_HOUR))
+    return out
+
+
+def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_norm, method,
+                        solve_time, stage_data=None, model_reagents=None) -> SteadyResult:
+    """Assemble the result of a converged solve (products, reagents, guards, cost)."""
+    comps = tuple(cascade.components)
+    circuit = cascade.circuit
+    prods = products(cascade, flows, x, y)
+    stage_data = dict(stage_data or {})
+    acid = sum(i.flow * i.acid for i in circuit.inlets if i.phase == AQUEOUS)   # mol/s H+
+    keyed_oxide = sum(p.oxide_kg_per_h for p in prods.values() if p.key)
+    warnings = list(cascade.warnings) + stage_warnings(cascade, stage_data)
+    info = model_reagents or {}
+    base = float(info.get("base_mol_per_s", 0.0))
+    if info.get("proton_balance"):
+        reagents = acidity_reagents(cascade, flows, stage_data, acid, info, keyed_oxide)
+    else:
+        reagents = simple_reagents(acid, base, info, keyed_oxide)
+    cost = None
+    if cascade.cost_parameters is not None:
+        from .cost import cascade_cost
+
+        cost = cascade_cost(np.asarray(flows["aqueous"]), np.asarray(flows["organic"]), acid, base,
+                            keyed_oxide, cascade.cost_parameters)
+    return SteadyResult(
+        name=cascade.name, converged=True, iterations=int(iterations), method=method,
+        residual_norm=float(residual_norm),
+        mass_balance={c: float(v) for c, v in zip(comps, closure)},
+        mass_balance_error=float(np.max(closure)) if closure.size else 0.0,
+        components=comps, sections=[{"name": s.name, "first_stage": s.first + 1, "stages": s.stages}
+                                    for s in circuit.sections],
+        aqueous=x, organic=y, aqueous_flow=np.asarray(flows["aqueous"], dtype=float),
+        organic_flow=np.asarray(flows["organic"], dtype=float), products=prods, warnings=warnings,
+        model=cascade.model.describe(), solve_time_s=solve_time, cost=cost, reagents=reagents,
+        stage_data=stage_data)
+
+
+def simple_reagents(acid, base, info, keyed_oxide) -> dict:
+    """Acid fed (as HCl) and saponification base (as NaOH) [mol/h, kg/h], and per kg of keyed REO."""
+    base_molar = info.get("base_kg_per_mol", NAOH)
+    out = {"acid_mol_per_h": acid * SECONDS_PER_HOUR,
+           "acid_kg_per_h_as_HCl": acid * HCL * SECONDS_PER_HOUR,
+           "saponification_base_mol_per_h": base * SECONDS_PER_HOUR,
+           "saponification_base_kg_per_h_as_NaOH": base * base_molar * SECONDS_PER_HOUR}
+    if keyed_oxide > 0:
+        out["acid_kg_HCl_per_kg_REO"] = out["acid_kg_per_h_as_HCl"] / keyed_oxide
+        out["base_kg_per_kg_REO"] = out["saponification_base_kg_per_h_as_NaOH"] / keyed_oxide
+    return out
+
+
+def acidity_reagents(cascade, flows, stage_data, acid, info, keyed_oxide) -> dict:
+    """Acid and base use of an acidity-driven cascade [mol/h, kg/h] and per kg of keyed REO product."""
+    hours = SECONDS_PER_HOUR
+    base = info["base_mol_per_s"]
+    leaving = {}
+    protons = stage_data.get("proton_mol_per_m3")
+    for outlet in cascade.circuit.outlets:
+        if outlet.phase == AQUEOUS and protons is not None:
+            flow = outlet.fraction * flows[AQUEOUS][outlet.stage]
+            leaving[outlet.name] = float(flow * protons[outlet.stage])
+    consumed = acid - sum(leaving.values())
+    out = {"acid_fed_mol_per_h": acid * hours,
+           "acid_fed_kg_per_h_as_HCl": acid * HCL * hours,
+           "free_acid_leaving_mol_per_h": {k: val * hours for k, val in leaving.items()},
+           "acid_consumed_mol_per_h": consumed * hours,
+           "acid_consumed_kg_per_h_as_HCl": consumed * HCL * hours,
+           "base": info["base"],
+           "base_mol_per_h": base * hours,
+           f"base_kg_per_h_as_{info['base']}": base * info["base_kg_per_mol"] * hours,
+           "neutral_salt": info["salt"],
+           f"neutral_salt_in_raffinate_kg_per_h_as_{info['salt']}": base * info["salt_kg_per_mol"] * hours,
+           # the names the cost model and the simple accounting use
+           "acid_mol_per_h": acid * hours,
+           "saponification_base_mol_per_h": base * hours}
+    if keyed_oxide > 0:
+        out["acid_fed_kg_HCl_per_kg_REO"] = acid * HCL * hours / keyed_oxide
+        out["acid_consumed_kg_HCl_per_kg_REO"] = consumed * HCL * hours / keyed_oxide
+        out[f"base_kg_{info['base']}_per_kg_REO"] = base * info["base_kg_per_mol"] * hours / keyed_oxide
+    if "loading_fraction" in stage_data:
+        out["max_loading_fraction"] = float(np.max(stage_data["loading_fraction"]))
+    return out
+
+
+def stage_warnings(cascade, stage_data) -> list:
+    """Operating guards on the solved state, from the model's limits: organic loading near capacity,
+    pH outside the range of the data behind the model (strip stages, run far below any extraction
+    data on purpose, are not checked for pH)."""
+    limits = cascade.model.operating_limits()
+    warnings = []
+    load = stage_data.get("loading_fraction")
+    if load is not None and "loading_fraction" in limits:
+        top = limits["loading_fraction"]
+        high = np.flatnonzero(load > top)
+        if high.size:
+            warnings.append(f"organic loaded above {100 * top:.0f} % of capacity in "
+                            f"{high.size} stage(s) (stage {high[0] + 1}: {100 * load[high[0]]:.1f} %)")
+    ph = stage_data.get("ph")
+    if ph is not None and "ph" in limits:
+        low, high_ph = limits["ph"]
+        strip = cascade.circuit.section("strip")
+        checked = np.ones(ph.size, dtype=bool)
+        if strip is not None:
+            checked[strip.first:strip.first + strip.stages] = False
+        outside = np.flatnonzero(checked & ((ph < low) | (ph > high_ph)))
+        if outside.size:
+            j = int(outside[np.argmax(np.abs(ph[outside] - 0.5 * (low + high_ph)))])
+            warnings.append(f"equilibrium pH leaves the model's validity range {low:g}..{high_ph:g} in "
+                            f"{outside.size} stage(s) (stage {j + 1}: pH {ph[j]:.2f})")
+    return warnings

@@ -1,0 +1,150 @@
+"""Sweeps: many steady-state solves of one cascade with some inputs varied, warm-started in turn.
+
+A point that fails (bad input or no convergence) is recorded as failed with its message and the sweep
+goes on. Each varied input is a ``(label, values, apply)`` triple, ``apply(cascade, value)`` giving the
+edited cascade (:func:`sx_model.config.edits.variable` makes them from dotted config paths such as
+``sections.extraction.stages`` or ``streams.organic.flow``); several give the product grid.
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConfigError, SxModelError
+from .executors import SerialExecutor
+
+#: Most points one sweep may have [-] (a guard against grids that would run for days).
+MAX_POINTS = 1_000_000
+
+
+@dataclass
+class SweepResult:
+    """Results of a sweep: one row per point (values, status, product purities and recoveries)."""
+
+    name: str
+    paths: list
+    points: list                      # list of dicts: values, ok, error, products, converged, ...
+    elapsed_s: float = 0.0
+    results: list = field(default_factory=list, repr=False)
+
+    @property
+    def failed(self):
+        return [p for p in self.points if not p["ok"]]
+
+    def product_names(self):
+        for p in self.points:
+            if p["ok"]:
+                return list(p["products"])
+        return []
+
+    def series(self, product, quantity="purity"):
+        """Values of ``quantity`` for ``product`` at every point (NaN where the point failed)."""
+        return np.array([p["products"][product][quantity] if p["ok"] and
+                         p["products"][product][quantity] is not None else np.nan
+                         for p in self.points])
+
+    def to_dict(self):
+        return {"name": self.name, "vary": self.paths, "points": self.points,
+                "failed": len(self.failed), "elapsed_s": self.elapsed_s}
+
+    def to_csv(self):
+        names = self.product_names()
+        head = self.paths + ["ok", "converged", "mass_balance_error", "iterations"] + \
+            [f"{k}_{q}" for k in names for q in ("purity", "recovery")] + ["error"]
+        rows = [",".join(head)]
+        for p in self.points:
+            vals = [str(v) for v in p["values"]]
+            if p["ok"]:
+                vals += ["True", str(p["converged"]), repr(p["mass_balance_error"]), str(p["iterations"])]
+                vals += [repr(p["products"][k][q]) for k in names for q in ("purity", "recovery")]
+                vals += [""]
+            else:
+                vals += ["False", "", "", ""] + [""] * (2 * len(names)) + ['"' + p["error"].replace('"', "'") + '"']
+            rows.append(",".join(vals))
+        return "\n".join(rows) + "\n"
+
+    def table(self):
+        names = self.product_names()
+        width = max(12, *(len(p) for p in self.paths))
+        lines = [f"{self.name}: sweep of {', '.join(self.paths)} ({len(self.points)} points, "
+                 f"{len(self.failed)} failed, {self.elapsed_s:.2f} s)",
+                 " ".join(f"{p[-width:]:>{width}}" for p in self.paths) + " "
+                 + " ".join(f"{k + ' purity':>24} {k + ' recovery':>24}" for k in names)]
+        for p in self.points:
+            row = " ".join(f"{str(v):>{width}}" for v in p["values"]) + " "
+            if p["ok"]:
+                row += " ".join(f"{p['products'][k]['purity']:>24.8f} {p['products'][k]['recovery']:>24.8f}"
+                                if p["products"][k]["purity"] is not None else f"{'-':>24} {'-':>24}"
+                                for k in names)
+            else:
+                row += f"FAILED: {p['error']}"
+            lines.append(row)
+        return "\n".join(lines)
+
+    def plot(self, path=None, ax=None, label=None):
+        from ..plotting import plot_sweep
+
+        return plot_sweep([(label or self.name, self)], path=path)
+
+
+def sweep(cascade, vary, *, executor=None, progress=None) -> SweepResult:
+    """Solve ``cascade`` at every combination of the varied values.
+
+    Parameters
+    ----------
+    cascade : Cascade
+    vary : list of (label, values, apply)
+        ``apply(cascade, value) -> cascade`` edits one input (see module docstring).
+    executor : optional
+        Where the solves run (default :class:`SerialExecutor`: in order, warm-started).
+    progress : bool, optional
+        Show a progress bar (tqdm, on stderr) for sweeps longer than a second; default: when stderr
+        is a terminal.
+    """
+    items = list(vary)
+    if not items:
+        raise ConfigError("--vary", "nothing to vary; give at least one KEY=SPEC")
+    paths = [label for label, _, _ in items]
+    count = int(np.prod([len(values) for _, values, _ in items], dtype=float))
+    if count > MAX_POINTS:
+        raise ConfigError("--vary", f"the grid has {count} points; expected at most {MAX_POINTS}")
+    grid = list(itertools.product(*[values for _, values, _ in items]))
+    executor = executor or SerialExecutor()
+    start = time.perf_counter()
+    points, results = [], []
+    cascades = (_edited(cascade, items, values) for values in grid)
+    outcomes = executor.map(c for c in cascades)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if progress:
+        from tqdm import tqdm
+
+        outcomes = tqdm(outcomes, total=len(grid), delay=1.0, desc="sweep", unit="solve", file=sys.stderr)
+    for values, outcome in zip(grid, outcomes):
+        point = {"values": list(values), "ok": False}
+        if isinstance(outcome, Exception):
+            point["error"] = str(outcome)
+            results.append(None)
+        else:
+            point.update(ok=True, converged=outcome.converged, iterations=outcome.iterations,
+                         mass_balance_error=outcome.mass_balance_error,
+                         products={k: {"purity": p.purity, "recovery": p.recovery}
+                                   for k, p in outcome.products.items()})
+            results.append(outcome)
+        points.append(point)
+    return SweepResult(name=cascade.name, paths=paths, points=points, elapsed_s=time.perf_counter() - start,
+                       results=results)
+
+
+def _edited(cascade, items, values):
+    """The cascade at one grid point, or the ConfigError its values raise."""
+    try:
+        for (_, _, apply), value in zip(items, values):
+            cascade = apply(cascade, value)
+    except SxModelError as exc:
+        return exc
+    return cascade
