@@ -107,15 +107,18 @@ def plot_sweep(labelled_sweeps, path=None):
         for xf in failed:
             ax_p.axvline(xf, color="red", alpha=0.3, lw=0.8)
     xlabel = labelled_sweeps[0][1].paths[0]
-    ax_p.set_xlabel(xlabel)
-    ax_p.set_ylabel("impurity 1 - purity [-] (log)")
-    ax_p.set_title("purity")
-    ax_r.set_xlabel(xlabel)
-    ax_r.set_ylabel("recovery of key components [-]")
-    ax_r.set_title("recovery")
-    for ax in (ax_p, ax_r):
+    return _finish(fig, [(ax_p, xlabel, "impurity 1 - purity [-] (log)", "purity"),
+                         (ax_r, xlabel, "recovery of key components [-]", "recovery")], path, legend_size=7)
+
+
+def _finish(fig, axes, path, legend_size=8):
+    """Label each (ax, xlabel, ylabel, title), add grids and legends, save to ``path`` if given."""
+    for ax, xlabel, ylabel, title in axes:
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=legend_size)
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
@@ -139,15 +142,7 @@ def plot_curve(curve, path=None):
         impurity = 1.0 - np.asarray(values)
         ax.semilogy(curve.total_stages, np.where(impurity > 0, impurity, np.nan), "o-", ms=3,
                     label=name)
-    ax.set_xlabel("total stages N = n + m")
-    ax.set_ylabel("impurity 1 - purity [-] (log)")
-    ax.set_title(curve.name)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, [(ax, "total stages N = n + m", "impurity 1 - purity [-] (log)", curve.name)], path)
 
 
 def plot_pareto(result, path=None):
@@ -160,12 +155,4 @@ def plot_pareto(result, path=None):
             label="Pareto front")
     ax.plot([result.best.stages], [result.best.usd_per_kg], "*", ms=14, color="red",
             label=f"cheapest: {result.best.n} + {result.best.m} stages")
-    ax.set_xlabel("total stages n + m")
-    ax.set_ylabel("cost [USD/kg oxide product]")
-    ax.set_title(result.name)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, [(ax, "total stages n + m", "cost [USD/kg oxide product]", result.name)], path)

@@ -20,8 +20,9 @@ class ProductResult:
     Attributes
     ----------
     name : str
+        Product name (the outlet's name in the config).
     phase : str
-        ``aqueous`` or ``organic``.
+        Phase it leaves in, ``aqueous`` or ``organic``.
     stage : int
         1-based stage it leaves from.
     flow_m3_per_s : float

@@ -27,89 +27,88 @@ EXAMPLES = """examples:
 """
 
 
+TWO_PRODUCTS = "YAML config (separation_factor model, two products)"
+TARGET_HELP = ("PRODUCT=purity[,recovery], e.g. loaded_organic=0.999,0.99 (repeat per product; "
+               "a product without a target gets purity 0.99)")
+
+
+def _command(sub, name, summary, example, config_help="YAML config file", plot_help=None):
+    """One subcommand with its config argument and, given ``plot_help``, the output options."""
+    parser = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                            epilog=f"example: sx-model {name} {example}")
+    parser.add_argument("config", help=config_help)
+    if plot_help is not None:
+        parser.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                            help="what to print on stdout (default: table)")
+        parser.add_argument("--out", metavar="DIR", help="also write the JSON and CSV files into DIR")
+        parser.add_argument("--plot", metavar="FILE", help=plot_help)
+    return parser
+
+
+def _targets_option(parser, required=True, max_stages=False):
+    parser.add_argument("--target", action="append", required=required, default=None if required else [],
+                        help=TARGET_HELP)
+    if max_stages:
+        parser.add_argument("--max-stages", type=int, metavar="N", help="largest total stage count allowed")
+
+
 def _parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
     parser = argparse.ArgumentParser(
         prog="sx-model", description="Model multistage countercurrent solvent-extraction cascades.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    from .. import __version__
-
     parser.add_argument("--version", action="version", version=f"sx-model {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-
-    def output_options(p, plot_help):
-        p.add_argument("--format", choices=("table", "json", "csv"), default="table",
-                       help="what to print on stdout (default: table)")
-        p.add_argument("--out", metavar="DIR", help="also write result.json and CSV files into DIR")
-        p.add_argument("--plot", metavar="FILE", help=plot_help)
-
-    run = sub.add_parser("run", help="solve the steady state of a cascade config",
-                         description="Solve the steady state of a cascade and report products and "
-                                     "stage profiles.",
-                         epilog="example: sx-model run configs/prnd_p507.yaml --format json")
-    run.add_argument("config", help="YAML config file")
-    output_options(run, "write stage concentration profiles (log scale) to FILE (.png, .pdf, .svg)")
-
-    validate = sub.add_parser("validate", help="check a config without solving it",
-                              epilog="example: sx-model validate configs/prnd_p507.yaml")
-    validate.add_argument("config", help="YAML config file")
-
-    target_help = ("PRODUCT=purity[,recovery], e.g. loaded_organic=0.999,0.99 (repeat per product; "
-                   "a product without a target gets purity 0.99)")
-    des = sub.add_parser("design", help="design a cascade for target purities and check it by simulation",
-                         epilog="example: sx-model design configs/prnd_p507.yaml "
-                                "--target loaded_organic=0.999 --target raffinate=0.999 --write d.yaml")
-    des.add_argument("config", help="YAML config (separation_factor model, two products)")
-    des.add_argument("--target", action="append", required=True, help=target_help)
+    example = "configs/prnd_p507.yaml"
+    targets = "--target loaded_organic=0.999 --target raffinate=0.999"
+    _command(sub, "run", "solve the steady state of a cascade config", f"{example} --format json",
+             plot_help="write stage concentration profiles (log scale) to FILE (.png, .pdf, .svg)")
+    _command(sub, "validate", "check a config without solving it", example)
+    des = _command(sub, "design", "design a cascade for target purities and check it by simulation",
+                   f"{example} {targets} --write d.yaml", TWO_PRODUCTS, "not used by design")
+    _targets_option(des)
     des.add_argument("--write", metavar="FILE", help="write the checked design as a YAML config")
-    output_options(des, "not used by design")
-
-    swp = sub.add_parser("sweep", help="solve a config over ranges of values",
-                         epilog="example: sx-model sweep configs/prnd_p507.yaml "
-                                "--vary sections.scrub.stages=10:60:5 --format csv")
-    swp.add_argument("config", help="YAML config file")
+    swp = _command(sub, "sweep", "solve a config over ranges of values",
+                   f"{example} --vary sections.scrub.stages=10:60:5 --format csv",
+                   plot_help="write purity and recovery of every product against the varied value")
     swp.add_argument("--vary", action="append", required=True, metavar="KEY=SPEC",
                      help="dotted config path and values: start:stop[:step] [unit] (stop included) or "
                           "a comma list; repeat for a grid")
-    output_options(swp, "write purity and recovery of every product against the varied value")
-
-    crv = sub.add_parser("curve", help="best purity against total stage count (best split, design flows)",
-                         epilog="example: sx-model curve configs/prnd_p507.yaml --stages 30:90:10 "
-                                "--target loaded_organic=0.999 --target raffinate=0.999")
-    crv.add_argument("config", help="YAML config (separation_factor model, two products)")
+    crv = _command(sub, "curve", "best purity against total stage count (best split, design flows)",
+                   f"{example} --stages 30:90:10 {targets}", TWO_PRODUCTS,
+                   "write impurity of each product against total stage count")
     crv.add_argument("--stages", required=True, metavar="SPEC", help="total stage counts, start:stop[:step]")
-    crv.add_argument("--target", action="append", default=[], help=target_help)
-    output_options(crv, "write impurity of each product against total stage count")
+    _targets_option(crv, required=False)
+    for name, summary, extra in (("optimize", "cheapest cascade (stages, reflux, flows) meeting the targets",
+                                  " --write best.yaml"),
+                                 ("pareto", "cost per kg against total stage count (Pareto front)",
+                                  " --plot front.png")):
+        opt = _command(sub, name, summary, f"{example} {targets}{extra}", TWO_PRODUCTS + "; cost: optional",
+                       "write cost per kg against total stages with the chosen design marked")
+        _targets_option(opt, max_stages=True)
+        if name == "optimize":
+            opt.add_argument("--write", metavar="FILE", help="write the cheapest design as a YAML config")
+    _compare_and_systems(sub)
+    return parser
 
-    opt = sub.add_parser("optimize", help="cheapest cascade (stages, reflux, flows) meeting the targets",
-                         epilog="example: sx-model optimize configs/prnd_p507.yaml "
-                                "--target loaded_organic=0.999 --target raffinate=0.999 --write best.yaml")
-    opt.add_argument("config", help="YAML config (separation_factor model, two products; cost: optional)")
-    opt.add_argument("--target", action="append", required=True, help=target_help)
-    opt.add_argument("--max-stages", type=int, metavar="N", help="largest total stage count allowed")
-    opt.add_argument("--write", metavar="FILE", help="write the cheapest design as a YAML config")
-    output_options(opt, "write cost per kg against total stages with the chosen design marked")
 
-    par = sub.add_parser("pareto", help="cost per kg against total stage count (Pareto front)",
-                         epilog="example: sx-model pareto configs/prnd_p507.yaml "
-                                "--target loaded_organic=0.999 --target raffinate=0.999 --plot front.png")
-    par.add_argument("config", help="YAML config (separation_factor model, two products; cost: optional)")
-    par.add_argument("--target", action="append", required=True, help=target_help)
-    par.add_argument("--max-stages", type=int, metavar="N", help="largest total stage count allowed")
-    output_options(par, "write cost per kg against total stages with the chosen design marked")
-
+def _compare_and_systems(sub):
     cmp_ = sub.add_parser("compare", help="overlay results of several configs",
                           epilog="example: sx-model compare a.yaml b.yaml "
                                  "--vary sections.scrub.stages=10:40:5 --plot compare.png")
     cmp_.add_argument("configs", nargs="+", help="YAML config files")
     cmp_.add_argument("--vary", action="append", default=[], metavar="KEY=SPEC",
                       help="sweep each config over these values (else: one run each)")
-    output_options(cmp_, "overlay purity/recovery curves of all configs")
+    cmp_.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                      help="what to print on stdout (default: table)")
+    cmp_.add_argument("--out", metavar="DIR", help="also write the JSON and CSV files into DIR")
+    cmp_.add_argument("--plot", metavar="FILE", help="overlay purity/recovery curves of all configs")
     sysp = sub.add_parser("systems", help="list the extractant systems shipped with the package",
                           epilog="example: sx-model systems p507_chloride")
     sysp.add_argument("system", nargs="?", help="show one system's constants with their sources")
     sysp.add_argument("--format", choices=("table", "json"), default="table")
-    return parser
 
 
 def main(argv=None) -> int:

@@ -150,6 +150,16 @@ def _system(mapping, key):
     return systems.get(mapping["system"], v.join(key, "system"))
 
 
+def _from_system(system, components, what):
+    """({component: value}, {component: source}) of a named system's ``log_k`` or ``ph_correlation``."""
+    values, sources = {}, {}
+    for comp in components if system is not None else ():
+        found = getattr(system, what)(comp)
+        if found is not None:
+            values[comp], sources[comp] = found
+    return values, sources
+
+
 def _separation_factor_constants(mapping, key, components, system):
     """log10 K (and sources) from separation factors on the scale of a reference constant."""
     beta, beta_source = {}, {}
@@ -195,12 +205,7 @@ def _read_mass_action(mapping, components, key, section_names, charges):
     from ..equilibrium.cation_exchange import MassAction
 
     system = _system(mapping, key)
-    log_k, sources = {}, {}
-    if system is not None:
-        for comp in components:
-            value = system.log_k(comp)
-            if value is not None:
-                log_k[comp], sources[comp] = value
+    log_k, sources = _from_system(system, components, "log_k")
     if "separation_factors" in mapping or "reference" in mapping:
         more_k, more_sources = _separation_factor_constants(mapping, key, components, system)
         log_k.update(more_k)
@@ -243,12 +248,7 @@ def _read_ph_correlation(mapping, components, key, section_names, charges):
 
     system = _system(mapping, key)
     conc = _read_extractant(mapping, key)[0]
-    entries, sources = {}, {}
-    if system is not None:
-        for comp in components:
-            entry = system.ph_correlation(comp)
-            if entry is not None:
-                entries[comp], sources[comp] = entry
+    entries, sources = _from_system(system, components, "ph_correlation")
     sub = v.join(key, "correlations")
     for comp, body in v.mapping(mapping.get("correlations") or {}, sub).items():
         ckey = v.join(sub, comp)

@@ -31,7 +31,6 @@ SI_UNITS = {
     "molar_mass": ("[mass] / [substance]", "kg/mol"),
     "years": ("[time]", "year"),
     "hours": ("[time]", "hour"),
-    "mass_concentration": ("[mass] / [length] ** 3", "kg/m**3"),
 }
 
 _EXPECTED_EXAMPLE = {
@@ -86,8 +85,6 @@ def parse_quantity(value, key: str):
     if not isinstance(value, str):
         raise ConfigError(key, f"{value!r} is not a quantity; expected a string with units such as '2 L/min'")
     ureg = registry()
-    import pint
-
     text = value.replace("^", "**")
     try:
         quantity = ureg.Quantity(text)

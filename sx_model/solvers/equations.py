@@ -232,6 +232,25 @@ class BlockSystem:
         self.iw = index[:, nc:]
         self.lower = np.zeros(self.size)
         self.lower[self.iw.ravel()] = -np.inf
+        self.org_loads = np.zeros((n, c))
+        for inlet in net.circuit.inlets:
+            if inlet.phase == ORGANIC:
+                self.org_loads[inlet.stage] += inlet.flow * inlet.concentration
+        lin_rows, lin_cols = self._linear_coupling(index)
+        self._pattern(index, lin_rows, lin_cols)
+        self.pinned_rows = self.ix[~net.reachable]
+        if self.murphree:
+            self.pinned_rows = np.concatenate([self.pinned_rows, self.iy[~net.reachable]])
+        self.has_pins = self.pinned_rows.size > 0
+        if self.has_pins:
+            row_pinned = np.zeros(self.size, dtype=bool)
+            row_pinned[self.pinned_rows] = True
+            self._zero_entries = row_pinned[self._indices]
+            self._pin_diag = self._slot_diag[self.pinned_rows]
+
+    def _linear_coupling(self, index):
+        """Rows and columns of the constant (flow) part of the Jacobian; its values in ``_lin_vals``."""
+        net, n = self.net, self.net.n
         inv = 1.0 / net.scale
         aq, org = net.mat[AQUEOUS], net.mat[ORGANIC]
         rows, cols, vals = [], [], []
@@ -242,12 +261,8 @@ class BlockSystem:
             vals.append((matrix.data[:, None] * factor[None, :]).ravel())
 
         couple(aq, self.ix, self.ix, self.c_ref * inv)
-        flows_org = net.flows[ORGANIC]
-        self.org_loads = np.zeros((n, c))
-        for inlet in net.circuit.inlets:
-            if inlet.phase == ORGANIC:
-                self.org_loads[inlet.stage] += inlet.flow * inlet.concentration
         if self.murphree:
+            flows_org = net.flows[ORGANIC]
             couple(org, self.ix, self.iy, self.c_ref * inv)
             # Murphree rows: F_j y_j - (1 - E_j) (T_in y)_j, with T_in = M_org + diag(F_org)
             t_in = (org.tocsr() + sp.diags(flows_org)).tocoo()
@@ -256,8 +271,13 @@ class BlockSystem:
             couple(t_in, self.iy, self.iy, self.c_ref * inv)
             diag = sp.coo_matrix((flows_org, (np.arange(n), np.arange(n))), shape=(n, n))
             couple(diag, self.iy, self.iy, self.c_ref * inv)
-        lin_rows, lin_cols = np.concatenate(rows), np.concatenate(cols)
         self._lin_vals = np.concatenate(vals)
+        return np.concatenate(rows), np.concatenate(cols)
+
+    def _pattern(self, index, lin_rows, lin_cols):
+        """The fixed CSC pattern of the Jacobian and the slots each kind of entry adds into."""
+        net, n, c, b = self.net, self.net.n, self.net.c, self.b
+        org = net.mat[ORGANIC]
         block = np.arange(b)
         # local block entries: rows from C on (Murphree and model rows) against the stage's unknowns
         local_rows = (index[:, c:, None] + 0 * block[None, None, :]).ravel()
@@ -269,12 +289,10 @@ class BlockSystem:
         parts_cols = [lin_cols, local_cols, hold_cols, np.arange(self.size)]
         if not self.murphree:
             # balance rows <- organic of the sending stage through dy*/du of that stage
-            org_rows = np.broadcast_to(self.ix[org.row][:, :, None], (org.nnz, c, b)).ravel()
-            org_cols = np.broadcast_to(index[org.col][:, None, :], (org.nnz, c, b)).ravel()
-            self._org_factor = org.data[:, None, None] * inv[None, :, None]
+            parts_rows.append(np.broadcast_to(self.ix[org.row][:, :, None], (org.nnz, c, b)).ravel())
+            parts_cols.append(np.broadcast_to(index[org.col][:, None, :], (org.nnz, c, b)).ravel())
+            self._org_factor = org.data[:, None, None] * (1.0 / net.scale)[None, :, None]
             self._org_col = org.col
-            parts_rows.append(org_rows)
-            parts_cols.append(org_cols)
         keys = np.concatenate([cc.astype(np.int64) * self.size + rr for rr, cc in zip(parts_rows, parts_cols)])
         pattern, inverse = np.unique(keys, return_inverse=True)
         sizes = np.cumsum([0] + [len(rr) for rr in parts_rows])
@@ -288,22 +306,13 @@ class BlockSystem:
         self._indptr = np.concatenate([[0], np.cumsum(np.bincount(pattern // self.size,
                                                                    minlength=self.size))]).astype(np.int32)
         self._lin_data = np.bincount(self._slot_lin, weights=self._lin_vals, minlength=self._nnz)
-        self.pinned_rows = self.ix[~net.reachable]
-        if self.murphree:
-            self.pinned_rows = np.concatenate([self.pinned_rows, self.iy[~net.reachable]])
-        self.has_pins = self.pinned_rows.size > 0
-        if self.has_pins:
-            row_pinned = np.zeros(self.size, dtype=bool)
-            row_pinned[self.pinned_rows] = True
-            self._zero_entries = row_pinned[self._indices]
-            self._pin_diag = self._slot_diag[self.pinned_rows]
 
     def _csc(self, data):
         return sp.csc_matrix((data, self._indices, self._indptr), shape=(self.size, self.size))
 
     # -- helpers -------------------------------------------------------------------------------
     def _split(self, u):
-        n, c = self.net.n, self.net.c
+        n = self.net.n
         x = u[self.ix] * self.c_ref
         y = u[self.iy] * self.c_ref if self.murphree else None
         w = u[self.iw] if self.m else np.zeros((n, 0))

@@ -1,7 +1,7 @@
 """Stage-by-stage (Gauss-Seidel) steady state of a cascade: a slow, independent verification reference.
 
 This is the classical stage-wise simulation of the theory of countercurrent extraction (Xu Guangxian
-et al., 1970s; see DESIGN.md section 1), which designers run to check a static design: keep the outflow
+et al., 1970s; see ``docs/theory.md``), which designers run to check a static design: keep the outflow
 concentrations of every stage, visit the stages one after another, and for each stage mix what flows into
 it (external inlets plus the current outflows of the stages linked to it) and let the stage come to
 equilibrium, the single-stage "flash"
@@ -23,9 +23,10 @@ previous ones by Anderson acceleration, which cuts that to a few hundred sweeps.
 always one plain sweep, so acceleration changes the cost, never the fixed point: the answer is the
 state that stage-wise equilibrium maps onto itself.
 
-It shares nothing with :mod:`sx_model.solvers.steady`: no whole-circuit residual, no analytic
-derivatives (each flash uses a finite-difference Jacobian of :meth:`EquilibriumModel.organic`), no
-starting point. It exists to check the production Newton solver; it is not meant for production use.
+It shares only the linear network (flows, transfer matrices and inlet loads of
+:class:`sx_model.solvers.equations.Network`) with :mod:`sx_model.solvers.steady`: no whole-circuit
+residual, no analytic derivatives (each flash uses a finite-difference Jacobian of
+:meth:`EquilibriumModel.organic`), no starting point. It exists to check the production Newton solver; it is not meant for production use.
 
 Cost: each sweep solves N small nonlinear systems (two or three Newton iterations near convergence,
 each one call of the model on C + 1 rows and one C x C solve), about 0.1-0.2 ms per stage and sweep in
@@ -46,6 +47,7 @@ import numpy as np
 
 from ..circuit import AQUEOUS, ORGANIC
 from ..equilibrium.base import StageConditions
+from .equations import Network
 
 #: Step in ln x for the forward-difference Jacobian of the equilibrium model [-]. Its relative error
 #: (about this size) only slows the flash Newton to a linear rate of ~1e-7 per iteration.
@@ -304,21 +306,12 @@ def solve_stagewise(cascade, *, tol: float = 1e-13, max_sweeps: int = 200000,
         ``converged`` is False if ``max_sweeps`` ran out before the change fell below ``tol``, or if a
         stage flash was left unsolved when it did; the concentrations are then the last iterate.
     """
-    circuit = cascade.circuit
-    n, c = circuit.stage_count, circuit.component_count
-    flows = circuit.phase_flows()
-    conditions = cascade.conditions(flows)
-    loads = circuit.inlet_loads()
-    # sources[phase][j]: stages k feeding stage j with that phase, and flow coefficients T_jk F_k [m^3/s]
-    sources = {}
-    for phase in (AQUEOUS, ORGANIC):
-        scaled = circuit.transfer_matrix(phase).multiply(flows[phase][None, :]).tocsr()
-        sources[phase] = [(scaled.indices[scaled.indptr[j]:scaled.indptr[j + 1]].copy(),
-                           scaled.data[scaled.indptr[j]:scaled.indptr[j + 1]].copy())
-                          for j in range(n)]
-    full = cascade.model.prepare(conditions) if cascade.model.internal_count else None
-    flashes = [_StageFlash(cascade.model, conditions, j, c, full) for j in range(n)]
-    x, y = _filled_start(cascade, flows, conditions)
+    net = Network(cascade)
+    n, c = net.n, net.c
+    sources = {phase: _sources(net, phase) for phase in (AQUEOUS, ORGANIC)}
+    full = cascade.model.prepare(net.conditions) if cascade.model.internal_count else None
+    flashes = [_StageFlash(cascade.model, net.conditions, j, c, full) for j in range(n)]
+    x, y = _filled_start(cascade, net.flows, net.conditions)
     orders = (np.arange(n), np.arange(n)[::-1])
     anderson = _Anderson() if accelerate else None
     pair_start = None
@@ -326,19 +319,7 @@ def solve_stagewise(cascade, *, tol: float = 1e-13, max_sweeps: int = 200000,
     while sweeps < max_sweeps:
         if sweeps % 2 == 0 and anderson is not None:
             pair_start = np.concatenate([x.ravel(), y.ravel()])
-        change, all_solved = 0.0, True
-        for j in orders[sweeps % 2]:
-            inflow = loads[j].copy()
-            src, coef = sources[AQUEOUS][j]
-            if src.size:
-                inflow += coef @ x[src]
-            src, coef = sources[ORGANIC][j]
-            if src.size:
-                inflow += coef @ y[src]
-            x_new, y_new, solved = flashes[j].solve(inflow, x[j])
-            all_solved = all_solved and solved
-            change = max(change, _relative_change(x_new, x[j]), _relative_change(y_new, y[j]))
-            x[j], y[j] = x_new, y_new
+        change, all_solved = _sweep(orders[sweeps % 2], net.loads, sources, flashes, x, y)
         sweeps += 1
         if change < tol and sweeps >= 2:
             # a stall with an unsolved flash is reported, not swept on
@@ -350,3 +331,30 @@ def solve_stagewise(cascade, *, tol: float = 1e-13, max_sweeps: int = 200000,
             y[...] = state[x.size:].reshape(y.shape)
     return StagewiseSolution(aqueous=x, organic=y, sweeps=sweeps, converged=converged,
                              change=float(change))
+
+
+def _sources(net, phase):
+    """For each stage j: the stages k feeding it with ``phase`` and the flow coefficients T_jk F_k
+    [m^3/s] (the off-diagonal part of the network's coupling matrix)."""
+    scaled = net.circuit.transfer_matrix(phase).multiply(net.flows[phase][None, :]).tocsr()
+    return [(scaled.indices[scaled.indptr[j]:scaled.indptr[j + 1]].copy(),
+             scaled.data[scaled.indptr[j]:scaled.indptr[j + 1]].copy()) for j in range(net.n)]
+
+
+def _sweep(order, loads, sources, flashes, x, y):
+    """One pass over the stages in ``order``, updating x and y in place; (largest relative change,
+    whether every flash was solved)."""
+    change, all_solved = 0.0, True
+    for j in order:
+        inflow = loads[j].copy()
+        src, coef = sources[AQUEOUS][j]
+        if src.size:
+            inflow += coef @ x[src]
+        src, coef = sources[ORGANIC][j]
+        if src.size:
+            inflow += coef @ y[src]
+        x_new, y_new, solved = flashes[j].solve(inflow, x[j])
+        all_solved = all_solved and solved
+        change = max(change, _relative_change(x_new, x[j]), _relative_change(y_new, y[j]))
+        x[j], y[j] = x_new, y_new
+    return change, all_solved

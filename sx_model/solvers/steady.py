@@ -353,23 +353,20 @@ def _warm_newton(run):
     """Newton from the previous result (``initial``)."""
     if run.initial is None:
         return None
-    u0 = _warm_start(run.system, run.initial, run.cascade.circuit)
-    run.warm = u0
-    if u0 is None:
-        return None
-    u, res, ok = run.newton(u0)
-    if ok:
-        return u, res, "newton (warm start)"
-    run.keep(u, res)
-    return None
+    run.warm = _warm_start(run.system, run.initial, run.cascade.circuit)
+    return _first_newton(run, [run.warm] if run.warm is not None else [], "newton (warm start)")
 
 
 def _newton_from_starts(run):
     """Newton from each substitution start."""
-    for u0 in run.starts():
+    return _first_newton(run, run.starts(), "newton")
+
+
+def _first_newton(run, starts, label):
+    for u0 in starts:
         u, res, ok = run.newton(u0)
         if ok:
-            return u, res, "newton"
+            return u, res, label
         run.keep(u, res)
     return None
 

@@ -60,8 +60,9 @@ class OptimizeResult:
     front: list
     solves: int
     neighbours_checked: list
-    cascade: object
+    cascade: object  # the cheapest design
     elapsed_s: float = 0.0
+
 
     @property
     def config(self) -> dict:
