@@ -55,6 +55,8 @@ def _streams(circuit):
 def _products(cascade):
     products = {}
     for outlet in cascade.circuit.outlets:
+        if outlet.name not in cascade.product_keys and outlet.role == outlet.name:
+            continue        # an end outlet under its own name, no key: nothing to say
         body = {"key": list(cascade.product_keys.get(outlet.name, ()))}
         if outlet.role and outlet.role != outlet.name:
             body["outlet"] = outlet.role
