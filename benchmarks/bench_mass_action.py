@@ -158,7 +158,7 @@ def main(argv=None):
     rec, _ = run_case(big, 1)
     out["big"] = rec
     if not args.quick:
-        # DESIGN.md section 5 target: a 1000-stage, 16-component mass-action cascade under 1 s
+        # the project's performance target: a 1000-stage, 16-component mass-action cascade under 1 s
         rec, _ = run_case(loop_config(SERIES, 400, 400, 200), 1)
         out["1000x16"] = rec
     print(json.dumps(out, indent=2, default=float))

@@ -4,7 +4,8 @@ Two-product fractional extraction of an A/B mixture (A more extractable, to the 
 B to the raffinate). All amounts are per mole of feed REE. Sources: Xu Guangxian, Li Biaoguo, Yan
 Chunhua et al., the theory of countercurrent extraction as summarised in Xu, Rare Earths, 2nd ed.
 (Metallurgical Industry Press, Beijing, 1995) and Cheng Fuxiang, Wu Sheng, Liao Chunsheng, Yan Chunhua,
-"Theory of countercurrent extraction" reviews; DESIGN.md section 1 gives the formulas used here.
+"Theory of countercurrent extraction" reviews; docs/theory.md (section 4) explains the formulas used
+here.
 
 Symbols: beta = separation factor of the key pair (A over B) [-]; S = REE carried by the organic
 through the extraction section, W = REE scrubbed back (reflux) [mol/mol feed]; E_M, E'_M = mixed

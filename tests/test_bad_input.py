@@ -1,7 +1,7 @@
 """Bad input through the command line, as a user sees it.
 
-Every case starts from ``configs/prnd_p507.yaml``, breaks one thing and checks the contract of
-DESIGN.md section 3: exit code 2, exactly one line on stderr that names the offending config key,
+Every case starts from ``configs/prnd_p507.yaml``, breaks one thing and checks the bad-input contract
+(README.md, exit codes): exit code 2, exactly one line on stderr that names the offending config key,
 quotes the offending value (where there is one) and says what was expected, no traceback, nothing
 on stdout and no output file written.
 """

@@ -2,9 +2,9 @@
 pH correlations, Murphree efficiency and the closed organic loop.
 
 Every case starts from a small valid closed-loop ``mass_action`` config (BASE below), breaks one thing
-and checks the contract of DESIGN.md section 3: exit code 2, exactly one line on stderr starting
-``sx-model: error:`` that names the offending config key (and quotes the value where there is one),
-no traceback, nothing on stdout and, for ``run --out``, no file written. Also ``sx-model systems`` and
+and checks the bad-input contract (README.md, exit codes): exit code 2, exactly one line on stderr
+starting ``sx-model: error:`` that names the offending config key (and quotes the value where there is
+one), no traceback, nothing on stdout and, for ``run --out``, no file written. Also ``sx-model systems`` and
 the chemistry part of ``run --format json``.
 """
 import copy

@@ -4,7 +4,7 @@ Reference (theory, not our code): Xu Guangxian et al., theory of countercurrent 
 Xu, Rare Earths, 2nd ed., Metallurgical Industry Press, 1995): with a saturated organic carrying S and
 reflux W (both per mol of feed REE), in the dilute-impurity region each extraction stage lowers the ratio
 [A]/[B] of the aqueous by beta * E_M with E_M = S / (W + 1), and each scrub stage lowers [B]/[A] by
-beta / E'_M with E'_M = S / W (DESIGN.md section 1).
+beta / E'_M with E'_M = S / W (docs/theory.md, section 4.5).
 
 The per-stage factors hold for the part of the profile that grows from the section's outlet: the
 dilute-limit balance over stages 1..j gives (W + 1) a_{j+1} = beta S a_j + R a_1 (R = raffinate REE),

@@ -71,6 +71,14 @@ def registry():
 
 
 _NUMBER_START = re.compile(r"^\s*[-+]?(\d|\.\d)")
+#: What a value with units may look like before pint sees it: a number (exponent of at most three
+#: digits), then a unit expression of names, small integer powers and * / ( ); at most
+#: :data:`MAX_QUANTITY_CHARS` characters. Anything else (``9**9**9 L/min``, expressions, very long
+#: strings) is refused without being evaluated.
+_SAFE_QUANTITY = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,3})?"
+                            r"(?:[A-Za-z_\u00b5\u03bc\u00b0%][A-Za-z0-9_\u00b5\u03bc\u00b0%]*"
+                            r"(?:\s*(?:\*\*|\^)\s*-?\d{1,2})?|[*/()\s])*$")
+MAX_QUANTITY_CHARS = 80
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
@@ -84,6 +92,12 @@ def parse_quantity(value, key: str):
         raise ConfigError(key, f"{value!r} has no unit; expected a value with units such as '2 L/min'")
     if not isinstance(value, str):
         raise ConfigError(key, f"{value!r} is not a quantity; expected a string with units such as '2 L/min'")
+    if len(value) > MAX_QUANTITY_CHARS:
+        raise ConfigError(key, f"{value[:30]!r}... is {len(value)} characters long; expected a number "
+                               "followed by units such as '2 L/min'")
+    if not _SAFE_QUANTITY.match(value):
+        raise ConfigError(key, f"cannot read {value!r} as a quantity; expected a number followed by "
+                               "units such as '2 L/min'")
     ureg = registry()
     text = value.replace("^", "**")
     try:

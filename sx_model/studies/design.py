@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError, ConvergenceError
-from ..theory import InfeasibleDesign, mixed_extraction_ratios, shortcut_design
+from ..theory import InfeasibleDesign, mixed_extraction_ratios
 from .executors import SerialExecutor
 from .problem import Targets, TwoProductProblem
 
@@ -124,8 +124,7 @@ def design(cascade, targets: Targets, *, name=None, executor=None) -> DesignResu
         The targets cannot be met (shortcut infeasible, or the checked search hits its limits).
     """
     problem = TwoProductProblem(cascade)
-    pa, pb = problem.required_purities(targets)
-    sc = shortcut_design(problem.beta, problem.fraction_a, pa, pb, problem.feed_phase)
+    pa, pb, sc = problem.shortcut(targets)
     checker = Checker(problem, targets, pa, pb, executor=executor)
     first = checker.simulate(sc.extraction_stages, sc.scrub_stages, sc.s, sc.w)
     if first is None:
@@ -307,8 +306,7 @@ def curve(cascade, targets: Targets, totals, *, executor=None) -> CurveResult:
     against target) cross, which is where the worse of the two is smallest.
     """
     problem = TwoProductProblem(cascade)
-    pa, pb = problem.required_purities(targets)
-    sc = shortcut_design(problem.beta, problem.fraction_a, pa, pb, problem.feed_phase)
+    pa, pb, sc = problem.shortcut(targets)
     executor = executor or SerialExecutor(warm=False)
     out = {"n": [], "m": [], "meets": []}
     names = (problem.organic_name, problem.raffinate_name)

@@ -14,7 +14,7 @@ from ..circuit import AQUEOUS, ORGANIC, feed_anchor
 from ..constants import PROTONS_PER_REE
 from ..equilibrium.separation_factor import SeparationFactor
 from ..errors import ConfigError
-from ..theory import mixed_extraction_ratios
+from ..theory import mixed_extraction_ratios, shortcut_design
 
 #: Scrub-acid strength used when the cascade's scrub liquor carries none [mol/m^3] (4 mol/L HCl,
 #: a common choice in REE plants; an assumption).
@@ -132,6 +132,12 @@ class TwoProductProblem:
         return (get(a, "purity") >= targets.purity_a and get(b, "purity") >= targets.purity_b
                 and (targets.recovery_a is None or get(a, "recovery") >= targets.recovery_a)
                 and (targets.recovery_b is None or get(b, "recovery") >= targets.recovery_b))
+
+    def shortcut(self, targets: Targets):
+        """(purity A, purity B, shortcut design) for the targets: the purities that also deliver the
+        recovery targets, and the theory's static design for them on the key pair."""
+        pa, pb = self.required_purities(targets)
+        return pa, pb, shortcut_design(self.beta, self.fraction_a, pa, pb, self.feed_phase)
 
     def required_purities(self, targets: Targets):
         """Purities that also deliver the recovery targets (each recovery is set by the other product's
