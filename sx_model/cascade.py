@@ -85,6 +85,12 @@ class Cascade:
         acid that strips more than the organic carries, ...); returns the phase flows."""
         flows = self.circuit.phase_flows()
         check_flows(self.circuit, flows)
+        for inlet in self.circuit.inlets:
+            used = self.model.capacity_used(inlet.concentration) if inlet.phase == ORGANIC else None
+            if used is not None and used > 1.0 + 1e-9:
+                raise ConfigError(f"streams.{inlet.name}.concentration",
+                                  f"the organic {inlet.name} stream carries {100 * used:.4g} % of the "
+                                  "extractant's capacity; expected at most 100 %")
         self.model.prepare(self.conditions(flows))
         return flows
 

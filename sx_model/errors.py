@@ -56,5 +56,5 @@ class ConvergenceError(SxModelError, RuntimeError):
         self.best_iterate = best_iterate
         self.diagnostics = dict(diagnostics or {})
         detail = (f" (scaled residual {residual_norm:.3g} at stage {worst_stage}, "
-                  f"{worst_component}; {iterations} iterations)")
+                  f"{worst_component}; {iterations} iterations)") if worst_stage else ""
         super().__init__(message + detail)

@@ -189,8 +189,10 @@ def _outlet_marks(ax, result, phase):
     """Mark product outlets of ``phase`` (all phases for None) and feed stages (``feed_stages``)."""
     marks = [(p.stage, f"{name} out", "0.15") for name, p in result.products.items()
              if phase is None or p.phase == phase]
-    if phase in (None, "aqueous"):
-        marks += [(int(s), "feed in", "tab:red") for s in (getattr(result, "feed_stages", None) or [])]
+    for feed in getattr(result, "feed_stages", None) or []:
+        name, feed_phase, stage = feed if isinstance(feed, tuple) else ("feed", "aqueous", feed)
+        if phase is None or feed_phase == phase:
+            marks.append((int(stage), f"{name} in", "tab:red"))
     for stage, text, colour in marks:
         ax.axvline(stage, color=colour, ls=(0, (1, 2)), lw=1.1, zorder=1)
         near_right = stage > 0.8 * result.stages

@@ -11,6 +11,7 @@ import numpy as np
 
 from .circuit import AQUEOUS
 from .constants import HCL, NAOH, SECONDS_PER_HOUR
+from .errors import ConvergenceError
 from .results import ProductResult, SteadyResult
 
 
@@ -51,6 +52,7 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
     circuit = cascade.circuit
     prods = products(cascade, flows, x, y)
     stage_data = dict(stage_data or {})
+    check_plausible(cascade, x, y, prods, stage_data)
     acid = sum(i.flow * i.acid for i in circuit.inlets if i.phase == AQUEOUS)   # mol/s H+
     keyed_oxide = sum(p.oxide_kg_per_h for p in prods.values() if p.key)
     warnings = list(cascade.warnings) + stage_warnings(cascade, stage_data)
@@ -76,7 +78,45 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
         aqueous=x, organic=y, aqueous_flow=np.asarray(flows["aqueous"], dtype=float),
         organic_flow=np.asarray(flows["organic"], dtype=float), products=prods, warnings=warnings,
         model=cascade.model.describe(), solve_time_s=solve_time, cost=cost, reagents=reagents,
-        stage_data=stage_data)
+        stage_data=stage_data, molar_masses=dict(zip(comps, map(float, circuit.molar_masses))),
+        oxide_masses=dict(zip(comps, map(float, circuit.oxide_masses))),
+        feed_stages=[(i.name, i.phase, i.stage + 1) for i in circuit.inlets
+                     if i.name not in ("organic", "scrub", "strip")])
+
+
+#: Slack of the plausibility checks [-] (round-off of converged states is far below it).
+PLAUSIBLE_SLACK = 1e-7
+
+
+def check_plausible(cascade, x, y, prods, stage_data):
+    """Refuse a physically impossible state as a solver failure, never a result: finite
+    non-negative concentrations, purity and recovery within [0, 1], organic loading within capacity,
+    pH within the range where the model holds."""
+    problems = []
+    scale = max(float(np.max(np.abs(x), initial=0.0)), float(np.max(np.abs(y), initial=0.0)), 1e-300)
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        problems.append("concentrations that are not finite")
+    elif min(float(x.min(initial=0.0)), float(y.min(initial=0.0))) < -PLAUSIBLE_SLACK * scale:
+        problems.append("negative concentrations")
+    for name, p in prods.items():
+        for what, value in (("purity", p.purity), ("recovery", p.recovery)):
+            if value is not None and not (-PLAUSIBLE_SLACK <= value <= 1.0 + PLAUSIBLE_SLACK):
+                problems.append(f"{name} {what} {value:.6g} outside 0..1")
+    limits = cascade.model.operating_limits()
+    load = stage_data.get("loading_fraction")
+    if load is not None and cascade.model.internal_count and np.max(load) > 1.0 + PLAUSIBLE_SLACK:
+        j = int(np.argmax(load))
+        problems.append(f"stage {j + 1} organic loaded to {100 * load[j]:.4g} % of capacity")
+    ph = stage_data.get("ph")
+    if ph is not None and "ph_admissible" in limits and np.max(ph) > limits["ph_admissible"]:
+        j = int(np.argmax(ph))
+        problems.append(f"stage {j + 1} at pH {ph[j]:.3g}, beyond pH {limits['ph_admissible']:g} where "
+                        "the metals precipitate and the model does not hold")
+    if problems:
+        raise ConvergenceError(f"steady state of {cascade.name!r} is not physically plausible: "
+                               + "; ".join(problems[:3]), residual_norm=float("nan"),
+                               best_iterate={"aqueous": x, "organic": y},
+                               diagnostics={"implausible": problems})
 
 
 def simple_reagents(acid, base, info, keyed_oxide) -> dict:

@@ -7,24 +7,37 @@ L_PER_M3 = 1000.0
 SECONDS_PER_MINUTE = 60.0
 
 
+def _products(result, units):
+    if units == "plant":
+        header = f"{'product':<20} {'phase':<8} {'stage':>5} {'key':<10} {'purity REO':>11} {'recovery':>11} " \
+                 f"{'flow m3/h':>10} {'g/L REO':>9} {'REO kg/h':>10}"
+        rows = [f"{r['product']:<20} {r['phase']:<8} {r['stage']:>5} {r['key'] or '-':<10} "
+                f"{_pct(r['purity_reo_mass']):>11} {_pct(r['recovery']):>11} {r['flow_m3_per_h']:>10.4g} "
+                f"{r['reo_g_per_L']:>9.4g} {r['oxide_kg_per_h']:>10.4g}" for r in result.product_rows("plant")]
+    else:
+        header = f"{'product':<20} {'phase':<8} {'stage':>5} {'key':<10} {'purity':>11} {'recovery':>11} " \
+                 f"{'flow L/min':>10} {'oxide kg/h':>10}"
+        rows = [f"{name:<20} {p.phase:<8} {p.stage:>5} {'+'.join(p.key) or '-':<10} "
+                f"{_pct(p.purity):>11} {_pct(p.recovery):>11} "
+                f"{p.flow_m3_per_s * L_PER_M3 * SECONDS_PER_MINUTE:>10.4g} {p.oxide_kg_per_h:>10.4g}"
+                for name, p in result.products.items()]
+    return [header, "-" * len(header)] + rows
+
+
 def _pct(value):
     return "-" if value is None else f"{100 * value:.4f} %"
 
 
-def steady_table(result, profile_rows: int = 12) -> str:
-    """Products first (purity, recovery, flow, REO output), then a compact stage profile."""
+def steady_table(result, profile_rows: int = 12, units: str = "si") -> str:
+    """Products first (purity, recovery, flow, REO output), then a compact stage profile;
+    ``units="plant"`` gives flows in m^3/h, product strength in g/L REO, purity on an oxide mass basis
+    and the stage profile in g/L of element."""
     lines = [f"{result.name}",
              f"converged: {result.converged} ({result.method}, {result.iterations} iterations, "
              f"{1e3 * result.solve_time_s:.1f} ms); mass-balance closure {result.mass_balance_error:.2e}; "
              f"{result.stages} stages (" + ", ".join(f"{s['name']} {s['stages']}" for s in result.sections)
              + ")", ""]
-    header = f"{'product':<20} {'phase':<8} {'stage':>5} {'key':<10} {'purity':>11} {'recovery':>11} " \
-             f"{'flow L/min':>10} {'oxide kg/h':>10}"
-    lines += [header, "-" * len(header)]
-    for name, p in result.products.items():
-        lines.append(f"{name:<20} {p.phase:<8} {p.stage:>5} {'+'.join(p.key) or '-':<10} "
-                     f"{_pct(p.purity):>11} {_pct(p.recovery):>11} "
-                     f"{p.flow_m3_per_s * L_PER_M3 * SECONDS_PER_MINUTE:>10.4g} {p.oxide_kg_per_h:>10.4g}")
+    lines += _products(result, units)
     lines.append("")
     comps = list(result.components)
     lines.append("composition (mole fraction of metals):")
@@ -32,7 +45,9 @@ def steady_table(result, profile_rows: int = 12) -> str:
     for name, p in result.products.items():
         lines.append(f"{name:<20} " + " ".join(f"{p.composition[c]:>10.4g}" for c in comps))
     lines.append("")
-    lines.append("stage profile (mol/L):")
+    plant = units == "plant"
+    lines.append("stage profile (g/L of element):" if plant else "stage profile (mol/L):")
+    scale = np.array([result.molar_masses.get(c, np.nan) for c in comps]) if plant else 1.0 / L_PER_M3
     stage_data = getattr(result, "stage_data", {}) or {}
     has_ph = "ph" in stage_data
     head = f"{'stage':>5} {'section':<10} " + " ".join(f"{'aq ' + c:>9}" for c in comps) + " " + \
@@ -46,8 +61,8 @@ def steady_table(result, profile_rows: int = 12) -> str:
                       | {s["first_stage"] - 1 for s in result.sections})
     for j in rows:
         lines.append(f"{j + 1:>5} {result.section_of(j + 1):<10} "
-                     + " ".join(f"{v / L_PER_M3:>9.3g}" for v in result.aqueous[j]) + " "
-                     + " ".join(f"{v / L_PER_M3:>9.3g}" for v in result.organic[j])
+                     + " ".join(f"{v:>9.3g}" for v in result.aqueous[j] * scale) + " "
+                     + " ".join(f"{v:>9.3g}" for v in result.organic[j] * scale)
                      + (f" {stage_data['ph'][j]:>6.2f} {100 * stage_data['loading_fraction'][j]:>7.1f}"
                         if has_ph else ""))
     r = result.reagents or {}

@@ -104,6 +104,12 @@ class SteadyResult:
     stage_data : dict
         Per-stage model outputs, arrays (N,): ``ph``, ``loading_fraction`` (organic loading as a
         fraction of capacity), ``free_extractant_mol_per_m3`` (acidity-driven models); may be empty.
+    molar_masses, oxide_masses : dict
+        Component -> molar mass of the element and oxide mass per mole of element [kg/mol] (for
+        plant units).
+    feed_stages : list of (str, str, int)
+        (stream name, phase, 1-based stage) of every feed (the streams other than organic, scrub
+        and strip).
     """
 
     name: str
@@ -126,6 +132,9 @@ class SteadyResult:
     cost: object = None
     reagents: dict = field(default_factory=dict)
     stage_data: dict = field(default_factory=dict)
+    molar_masses: dict = field(default_factory=dict)
+    oxide_masses: dict = field(default_factory=dict)
+    feed_stages: list = field(default_factory=list)
 
     @property
     def stages(self) -> int:
@@ -173,42 +182,110 @@ class SteadyResult:
         }
 
     def to_json(self, **kwargs) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
+        """Strict JSON (non-finite numbers, which JSON cannot hold, written as null)."""
+        return json.dumps(_finite(self.to_dict()), allow_nan=False, **kwargs)
 
-    def to_csv(self) -> str:
-        """Stage profile as CSV: stage, section, flows, then aqueous and organic concentrations."""
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+    def profile_rows(self, units: str = "si") -> list:
+        """Stage profile as plain rows (dicts): stage, section, flows, concentrations of both phases
+        (SI: m^3/s and mol/m^3; ``units="plant"``: L/min and g/L of element) and the model's per-stage
+        outputs."""
         comps = list(self.components)
+        plant = _check_units(units) == "plant"
+        flow_unit, conc_unit = ("L_per_min", "g_per_L") if plant else ("m3_per_s", "mol_per_m3")
+        flow_factor = 60000.0 if plant else 1.0
+        mass = np.array([self.molar_masses.get(c, np.nan) for c in comps]) if plant else np.ones(len(comps))
         extra = [k for k in self.stage_data if k != "proton_mol_per_m3"]
-        writer.writerow(["stage", "section", "aqueous_flow_m3_per_s", "organic_flow_m3_per_s"]
-                        + [f"aqueous_{c}_mol_per_m3" for c in comps]
-                        + [f"organic_{c}_mol_per_m3" for c in comps] + extra)
+        rows = []
         for j in range(self.stages):
-            writer.writerow([j + 1, self.section_of(j + 1), repr(float(self.aqueous_flow[j])),
-                             repr(float(self.organic_flow[j]))]
-                            + [repr(float(v)) for v in self.aqueous[j]]
-                            + [repr(float(v)) for v in self.organic[j]]
-                            + [repr(float(self.stage_data[k][j])) for k in extra])
-        return buf.getvalue()
+            row = {"stage": j + 1, "section": self.section_of(j + 1),
+                   f"aqueous_flow_{flow_unit}": float(self.aqueous_flow[j]) * flow_factor,
+                   f"organic_flow_{flow_unit}": float(self.organic_flow[j]) * flow_factor}
+            row.update({f"aqueous_{c}_{conc_unit}": float(v) for c, v in zip(comps, self.aqueous[j] * mass)})
+            row.update({f"organic_{c}_{conc_unit}": float(v) for c, v in zip(comps, self.organic[j] * mass)})
+            row.update({k: float(self.stage_data[k][j]) for k in extra})
+            rows.append(row)
+        return rows
 
-    def products_csv(self) -> str:
-        """Products as CSV: one row per product."""
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        comps = list(self.components)
-        writer.writerow(["product", "phase", "stage", "flow_m3_per_s", "key", "purity", "recovery",
-                         "metal_kg_per_h", "oxide_kg_per_h"] + [f"x_{c}" for c in comps])
+    def product_rows(self, units: str = "si") -> list:
+        """One plain row (dict) per product; ``units="plant"`` adds m^3/h, L/min, g/L REO and the
+        purity on an oxide (REO) mass basis."""
+        plant = _check_units(units) == "plant"
+        rows = []
         for name, p in self.products.items():
-            writer.writerow([name, p.phase, p.stage, repr(p.flow_m3_per_s), "+".join(p.key),
-                             "" if p.purity is None else repr(p.purity),
-                             "" if p.recovery is None else repr(p.recovery),
-                             repr(p.metal_kg_per_h), repr(p.oxide_kg_per_h)]
-                            + [repr(p.composition[c]) for c in comps])
-        return buf.getvalue()
+            row = {"product": name, "phase": p.phase, "stage": p.stage, "key": "+".join(p.key),
+                   "purity": p.purity, "recovery": p.recovery, "flow_m3_per_s": p.flow_m3_per_s,
+                   "metal_kg_per_h": p.metal_kg_per_h, "oxide_kg_per_h": p.oxide_kg_per_h}
+            row.update({f"x_{c}": p.composition[c] for c in self.components})
+            if plant:
+                oxide = {c: p.concentration_mol_per_m3[c] * self.oxide_masses.get(c, np.nan)
+                         for c in self.components}
+                total = sum(oxide.values())
+                row.update(flow_m3_per_h=p.flow_m3_per_s * 3600.0, flow_L_per_min=p.flow_m3_per_s * 60000.0,
+                           reo_g_per_L=total,
+                           purity_reo_mass=(sum(oxide[c] for c in p.key) / total) if p.key and total > 0
+                           else None)
+            rows.append(row)
+        return rows
+
+    def to_csv(self, units: str = "si") -> str:
+        """Stage profile as a tidy CSV (one header, plain numbers; see :meth:`profile_rows`)."""
+        return _csv(self.profile_rows(units))
+
+    def products_csv(self, units: str = "si") -> str:
+        """Products as a tidy CSV, one row per product (see :meth:`product_rows`)."""
+        return _csv(self.product_rows(units))
+
+    def to_frame(self, units: str = "si"):
+        """Stage profile as a pandas DataFrame indexed by stage (pandas: ``pip install sx_model[tables]``)."""
+        return _pandas().DataFrame(self.profile_rows(units)).set_index("stage")
+
+    def products_frame(self, units: str = "si"):
+        """Products as a pandas DataFrame indexed by product name."""
+        return _pandas().DataFrame(self.product_rows(units)).set_index("product")
 
     def plot(self, path=None, ax=None):
         """Stage concentration profiles of both phases (log scale); see :mod:`sx_model.plotting`."""
         from .plotting import plot_profiles
 
         return plot_profiles(self, path=path, ax=ax)
+
+
+UNITS = ("si", "plant")
+
+
+def _check_units(units):
+    if units not in UNITS:
+        raise ValueError(f"units {units!r}; expected one of {', '.join(UNITS)}")
+    return units
+
+
+def _csv(rows) -> str:
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else repr(v) if isinstance(v, float) else v
+                             for k, v in row.items()})
+    return buf.getvalue()
+
+
+def _finite(value):
+    """Copy of plain data with non-finite floats replaced by None."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _pandas():
+    try:
+        import pandas
+    except ImportError:
+        from .errors import SxModelError
+
+        raise SxModelError("tables need pandas, an optional extra: pip install 'sx_model[tables]'") from None
+    return pandas

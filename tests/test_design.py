@@ -179,5 +179,10 @@ def test_compare_cli(root, tmp_path, capsys):
                  "--plot", str(plot), "--format", "csv"])
     assert code == 0
     out = capsys.readouterr().out
-    assert "# prnd_p507.yaml" in out and "# lace_prnd_p507.yaml" in out
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["config"] for r in rows} == {"prnd_p507.yaml", "lace_prnd_p507.yaml"}
+    assert len(rows) == 6 and all(float(r["sections.scrub.stages"]) in (5, 15, 25) for r in rows)
     assert plot.read_bytes()[:4] == b"\x89PNG"

@@ -2,8 +2,10 @@
 
 Thin by design: parse arguments, call the library, format the output. One module per command
 (``sx_model/cli/<command>.py`` with ``main(args) -> exit code``); printing, file writing and exit codes
-live in :mod:`sx_model.cli.output`. Exit codes: 0 success, 1 solver failure or targets not met (with
-diagnostics on stderr), 2 bad input (one line on stderr naming the key).
+live in :mod:`sx_model.cli.output`. Exit codes: 0 success, 1 solver failure, infeasible targets or
+every sweep point failed (with diagnostics on stderr), 2 bad input (one line on stderr naming the key),
+3 an internal error (a bug: one line on stderr, please report it), 130 interrupted. A closed output pipe
+(``sx-model run ... | head``) ends the command quietly.
 """
 from __future__ import annotations
 
@@ -32,16 +34,31 @@ TARGET_HELP = ("PRODUCT=purity[,recovery], e.g. loaded_organic=0.999,0.99 (repea
                "a product without a target gets purity 0.99)")
 
 
-def _command(sub, name, summary, example, config_help="YAML config file", plot_help=None):
-    """One subcommand with its config argument and, given ``plot_help``, the output options."""
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr, exit 2 (the bad-input contract)."""
+
+    def error(self, message):
+        self.exit(2, f"sx-model: error: {message} (see sx-model {self.prog.split()[-1]} --help)\n"
+                  if " " in self.prog else f"sx-model: error: {message} (see sx-model --help)\n")
+
+
+def _output_options(parser, plot_help=None):
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                        help="what to print on stdout (default: table)")
+    parser.add_argument("--out", metavar="DIR", help="also write the JSON and CSV files into DIR")
+    if plot_help:
+        parser.add_argument("--plot", metavar="FILE", help=plot_help + " (.png, .pdf, .svg, .jpg)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace output files that exist (never the input config)")
+
+
+def _command(sub, name, summary, example, config_help="YAML config file", plot_help=None, outputs=True):
+    """One subcommand with its config argument and, with ``outputs``, the output options."""
     parser = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
                             epilog=f"example: sx-model {name} {example}")
     parser.add_argument("config", help=config_help)
-    if plot_help is not None:
-        parser.add_argument("--format", choices=("table", "json", "csv"), default="table",
-                            help="what to print on stdout (default: table)")
-        parser.add_argument("--out", metavar="DIR", help="also write the JSON and CSV files into DIR")
-        parser.add_argument("--plot", metavar="FILE", help=plot_help)
+    if outputs:
+        _output_options(parser, plot_help)
     return parser
 
 
@@ -55,7 +72,7 @@ def _targets_option(parser, required=True, max_stages=False):
 def _parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sx-model", description="Model multistage countercurrent solvent-extraction cascades.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"sx-model {__version__}")
@@ -63,11 +80,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
     example = "configs/prnd_p507.yaml"
     targets = "--target loaded_organic=0.999 --target raffinate=0.999"
-    _command(sub, "run", "solve the steady state of a cascade config", f"{example} --format json",
-             plot_help="write stage concentration profiles (log scale) to FILE (.png, .pdf, .svg)")
-    _command(sub, "validate", "check a config without solving it", example)
+    run = _command(sub, "run", "solve the steady state of a cascade config", f"{example} --format json",
+                   plot_help="write stage profiles, key-group purity, pH and loading per stage to FILE")
+    run.add_argument("--units", choices=("si", "plant"), default="si",
+                     help="table and CSV units: si (mol/m^3, m^3/s) or plant (g/L of element, g/L REO, "
+                          "m^3/h and L/min, purity on an REO mass basis); JSON stays SI")
+    _command(sub, "validate", "check a config without solving it", example, outputs=False)
     des = _command(sub, "design", "design a cascade for target purities and check it by simulation",
-                   f"{example} {targets} --write d.yaml", TWO_PRODUCTS, "not used by design")
+                   f"{example} {targets} --write d.yaml", TWO_PRODUCTS)
     _targets_option(des)
     des.add_argument("--write", metavar="FILE", help="write the checked design as a YAML config")
     swp = _command(sub, "sweep", "solve a config over ranges of values",
@@ -101,10 +121,7 @@ def _compare_and_systems(sub):
     cmp_.add_argument("configs", nargs="+", help="YAML config files")
     cmp_.add_argument("--vary", action="append", default=[], metavar="KEY=SPEC",
                       help="sweep each config over these values (else: one run each)")
-    cmp_.add_argument("--format", choices=("table", "json", "csv"), default="table",
-                      help="what to print on stdout (default: table)")
-    cmp_.add_argument("--out", metavar="DIR", help="also write the JSON and CSV files into DIR")
-    cmp_.add_argument("--plot", metavar="FILE", help="overlay purity/recovery curves of all configs")
+    _output_options(cmp_, "overlay purity/recovery curves of all configs (needs --vary)")
     sysp = sub.add_parser("systems", help="list the extractant systems shipped with the package",
                           epilog="example: sx-model systems p507_chloride")
     sysp.add_argument("system", nargs="?", help="show one system's constants with their sources")
@@ -115,27 +132,47 @@ def main(argv=None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
+
+
+def _dispatch(args) -> int:
+    import importlib
+
     from ..errors import ConfigError, ConvergenceError, SxModelError
+    from ..theory import InfeasibleDesign
 
     try:
-        import importlib
-
-        module = importlib.import_module(f"sx_model.cli.{COMMANDS[args.command]}")
-        return module.main(args)
+        return importlib.import_module(f"sx_model.cli.{COMMANDS[args.command]}").main(args)
     except ConfigError as exc:
-        print(f"sx-model: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"error: {exc}", 2)
     except ConvergenceError as exc:
-        print(f"sx-model: solver failure: {exc}", file=sys.stderr)
-        return 1
+        return _fail(f"solver failure: {exc}", 1)
+    except InfeasibleDesign as exc:
+        return _fail(f"infeasible: {exc}", 1)
     except SxModelError as exc:
-        print(f"sx-model: error: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:     # theory.InfeasibleDesign: the targets cannot be met
-        print(f"sx-model: infeasible: {exc}", file=sys.stderr)
-        return 1
+        return _fail(f"error: {exc}", 1)
     except KeyboardInterrupt:
-        print("sx-model: interrupted", file=sys.stderr)
-        return 130
+        return _fail("interrupted", 130)
+    except BrokenPipeError:
+        raise
+    except (MemoryError, RecursionError) as exc:
+        return _fail(f"internal error: {type(exc).__name__}: the input is too large for this machine", 3)
+    except Exception as exc:   # a bug: one line, never a traceback
+        text = " ".join(str(exc).split())[:300]
+        return _fail(f"internal error: {type(exc).__name__}: {text} (please report this with the "
+                     "config that caused it)", 3)
 
 
+def _fail(message, code):
+    print(f"sx-model: {message}", file=sys.stderr)
+    return code

@@ -5,16 +5,24 @@ import os
 
 from ..errors import ConfigError
 from . import output
-from .sweep import variables
+from .sweep import report_failures, variables
+
+FILES = {"compare.json": "compare.json", "compare.csv": "compare.csv"}
+
+
+def _labels(paths):
+    """Short unique labels: file names, or the paths where names repeat."""
+    names = [os.path.basename(p) for p in paths]
+    return [n if names.count(n) == 1 else p for n, p in zip(names, paths)]
 
 
 def main(args) -> int:
-    output.check_output_targets(args)
-    cascades = [(os.path.basename(p), output.load(p)) for p in args.configs]
-    if args.vary:
-        return _sweeps(args, cascades)
-    if args.plot:
+    if args.plot and not args.vary:
         raise ConfigError("--plot", "compare draws curves; give --vary KEY=SPEC to compare over a range")
+    outputs, paths = output.plan(args, FILES, inputs=args.configs)
+    cascades = [(label, output.load(p)) for label, p in zip(_labels(args.configs), args.configs)]
+    if args.vary:
+        return _sweeps(args, outputs, paths, cascades)
     from ..solvers.steady import solve
 
     rows, data = [], {}
@@ -26,26 +34,51 @@ def main(args) -> int:
     csv_lines = ["config,stages,product,purity,recovery"]
     for cfg, n, name, pur, rec in rows:
         lines.append(f"{cfg:<28} {n:>6} {name:<18} {_fmt(pur):>12} {_fmt(rec):>12}")
-        csv_lines.append(f"{cfg},{n},{name},{'' if pur is None else repr(pur)},{'' if rec is None else repr(rec)}")
+        csv_lines.append(f"{_csv(cfg)},{n},{name},{'' if pur is None else repr(pur)},"
+                         f"{'' if rec is None else repr(rec)}")
     files = {"compare.json": output.dumps(data), "compare.csv": "\n".join(csv_lines) + "\n"}
-    output.emit(args, files, "compare.json", "compare.csv", lambda: "\n".join(lines))
+    output.finish(args, outputs, paths, files, "compare.json", "compare.csv", lambda: "\n".join(lines))
     return 0
+
+
+def _table_csv(rows):
+    """One tidy CSV over rows whose columns may differ (products of different configs)."""
+    import csv
+    import io
+
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, restval="", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else repr(v) if isinstance(v, float) else v for k, v in row.items()})
+    return buf.getvalue()
 
 
 def _fmt(value):
     return "-" if value is None else f"{value:.8f}"
 
 
-def _sweeps(args, cascades):
+def _csv(text):
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+
+
+def _sweeps(args, outputs, paths, cascades):
     from ..studies import sweep
 
     prepared = [(label, cascade, variables(cascade, args.vary)) for label, cascade in cascades]
     sweeps = [(label, sweep(cascade, triples)) for label, cascade, triples in prepared]
-    files = {"compare.json": output.dumps({label: s.to_dict() for label, s in sweeps}),
-             "compare.csv": "".join(f"# {label}\n" + s.to_csv() for label, s in sweeps)}
-    output.emit(args, files, "compare.json", "compare.csv", lambda: "\n\n".join(s.table() for _, s in sweeps))
+    code = report_failures([s for _, s in sweeps])
+    csv_text = _table_csv([{"config": label, **row} for label, s in sweeps for row in s.rows()])
+    files = {"compare.json": output.dumps({label: s.to_dict() for label, s in sweeps}), "compare.csv": csv_text}
+    table = lambda: "\n\n".join(s.table() for _, s in sweeps)  # noqa: E731
+    if code:
+        output.emit(args, files, "compare.json", "compare.csv", table)
+        return code
+    extra = {}
     if args.plot:
         from ..plotting import plot_sweep
 
-        plot_sweep(sweeps, path=args.plot)
+        extra["plot"] = output.figure_writer(plot_sweep(sweeps))
+    output.finish(args, outputs, paths, files, "compare.json", "compare.csv", table, extra)
     return 0

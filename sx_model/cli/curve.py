@@ -1,19 +1,37 @@
 """``sx-model curve CONFIG --stages SPEC``: best purity against total stage count."""
 from __future__ import annotations
 
+from ..errors import ConfigError
 from . import output
+
+FILES = {"curve.json": "curve.json", "curve.csv": "curve.csv"}
+#: Most points on one curve [-].
+MAX_POINTS = 500
+
+
+def totals(spec, most_stages):
+    """``--stages start:stop[:step]`` (or a comma list) -> total stage counts, each 2..most_stages."""
+    from ..config.edits import parse_vary
+
+    _, values = parse_vary(f"stages={spec}")
+    if len(values) > MAX_POINTS:
+        raise ConfigError("--stages", f"{spec!r} gives {len(values)} stage counts; expected at most {MAX_POINTS}")
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= most_stages:
+            raise ConfigError("--stages", f"{spec!r}: {value!r} is not a total stage count; expected whole "
+                                          f"numbers from 2 to {most_stages}")
+    return values
 
 
 def main(args) -> int:
-    from ..config.edits import parse_vary
+    from ..config.layout import max_stages
     from ..studies import curve
 
-    output.check_output_targets(args)
-    _, totals = parse_vary(f"stages={args.stages}")
+    outputs, paths = output.plan(args, FILES, inputs=[args.config])
+    counts = totals(args.stages, max_stages())
     cascade = output.load(args.config)
-    result = curve(cascade, output.targets(args, cascade), totals)
+    result = curve(cascade, output.targets(args, cascade), counts)
     files = {"curve.json": output.dumps(result.to_dict()), "curve.csv": result.to_csv()}
-    output.emit(args, files, "curve.json", "curve.csv", result.table)
-    if args.plot:
-        result.plot(path=args.plot)
+    extra = {"plot": output.figure_writer(result.plot())} if args.plot else {}
+    output.finish(args, outputs, paths, files, "curve.json", "curve.csv", result.table, extra)
     return 0

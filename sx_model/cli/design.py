@@ -1,18 +1,25 @@
 """``sx-model design CONFIG --target ...``: design by the theory, checked by simulation."""
 from __future__ import annotations
 
+import sys
+
 from . import output
+
+FILES = {"design.json": "design.json", "design.csv": "design.csv", "design.yaml": "design.yaml"}
 
 
 def main(args) -> int:
     from ..studies import design
 
-    output.check_output_targets(args)
+    outputs, paths = output.plan(args, FILES, inputs=[args.config])
     cascade = output.load(args.config)
     result = design(cascade, output.targets(args, cascade))
     text = result.to_yaml()
     files = {"design.json": output.dumps(result.to_dict()), "design.csv": result.to_csv(), "design.yaml": text}
-    output.emit(args, files, "design.json", "design.csv", result.table)
-    if args.write:
-        output.write_file(args.write, text)
-    return 0 if result.met else 1
+    if not result.met:
+        output.emit(args, files, "design.json", "design.csv", result.table)
+        print("sx-model: targets not met: the checked search ended without a design that meets them "
+              "(see the table); no files written", file=sys.stderr)
+        return 1
+    output.finish(args, outputs, paths, files, "design.json", "design.csv", result.table, {"write": text})
+    return 0

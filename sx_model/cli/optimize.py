@@ -7,18 +7,22 @@ from . import output
 
 def main(args) -> int:
     from ..config import dump_yaml
+    from ..config.layout import max_stages
     from ..studies import optimize
 
-    output.check_output_targets(args)
-    if args.max_stages is not None and args.max_stages < 2:
-        raise ConfigError("--max-stages", f"{args.max_stages}; expected at least 2")
+    name = args.command
+    outputs, paths = output.plan(args, {f"{name}.json": f"{name}.json", f"{name}.csv": f"{name}.csv"},
+                                 inputs=[args.config])
+    most = max_stages()
+    if args.max_stages is not None and not 2 <= args.max_stages <= most:
+        raise ConfigError("--max-stages", f"{args.max_stages}; expected a whole number from 2 to {most}")
     cascade = output.load(args.config)
     result = optimize(cascade, output.targets(args, cascade), max_stages=args.max_stages)
-    name = args.command
     files = {f"{name}.json": output.dumps(result.to_dict()), f"{name}.csv": result.to_csv()}
-    output.emit(args, files, f"{name}.json", f"{name}.csv", result.table)
+    extra = {}
     if getattr(args, "write", None):
-        output.write_file(args.write, dump_yaml(result.cascade, "Cheapest design found by sx-model optimize"))
+        extra["write"] = dump_yaml(result.cascade, "Cheapest design found by sx-model optimize")
     if args.plot:
-        result.plot(path=args.plot)
+        extra["plot"] = output.figure_writer(result.plot())
+    output.finish(args, outputs, paths, files, f"{name}.json", f"{name}.csv", result.table, extra)
     return 0

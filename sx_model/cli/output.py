@@ -1,7 +1,21 @@
-"""Output of the command line: stdout in the chosen format, files written whole, early path checks."""
+"""Output of the command line: every file a command writes goes through :class:`Outputs`.
+
+The contract:
+
+- every destination (``--out DIR``, ``--write FILE``, ``--plot FILE``) is checked before any work is
+  done: its directory must exist (``--out`` may be created) and be writable, it must not be a directory,
+  never the input config, and an existing file is replaced only with ``--force``;
+- files are rendered first, written to temporary files next to their targets and renamed into place at
+  the end, all or nothing: a command that fails leaves nothing behind;
+- files get the permissions the umask allows (like any other program's output);
+- stdout is printed after the files are in place.
+"""
 from __future__ import annotations
 
+import json
+import math
 import os
+import sys
 import tempfile
 
 from ..errors import ConfigError
@@ -9,68 +23,159 @@ from ..errors import ConfigError
 PLOT_EXTENSIONS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
 
-def check_output_targets(args):
-    """Fail early (exit 2) on output paths that cannot be written, before any work is done."""
-    out = getattr(args, "out", None)
-    if out and os.path.exists(out) and not os.path.isdir(out):
-        raise ConfigError("--out", f"{out!r} exists and is not a directory")
-    for option in ("plot", "write"):
-        path = getattr(args, option, None)
-        if not path:
-            continue
-        directory = os.path.dirname(os.path.abspath(path))
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class Outputs:
+    """The files one command will write, checked up front and written all or nothing."""
+
+    def __init__(self, args, inputs=()):
+        self.force = bool(getattr(args, "force", False))
+        self.inputs = {os.path.realpath(p) for p in inputs}
+        self.targets = {}            # absolute path -> option that asked for it
+        self.out_dir = None
+
+    def _check_file(self, option, path):
+        target = os.path.abspath(path)
+        if os.path.isdir(target):
+            raise ConfigError(option, f"{path!r} is a directory; expected a file name")
+        directory = os.path.dirname(target)
         if not os.path.isdir(directory):
-            raise ConfigError(f"--{option}", f"directory {directory!r} does not exist")
-        if option == "plot" and os.path.splitext(path)[1].lower() not in PLOT_EXTENSIONS:
-            raise ConfigError("--plot", f"{path!r}; expected a file name ending in .png, .pdf, .svg or .jpg")
+            raise ConfigError(option, f"{path!r}: directory {directory!r} does not exist")
+        if not os.access(directory, os.W_OK):
+            raise ConfigError(option, f"{path!r}: directory {directory!r} is not writable")
+        if os.path.realpath(target) in self.inputs:
+            raise ConfigError(option, f"{path!r} is the input config; expected another file name")
+        if os.path.lexists(target) and not self.force:
+            raise ConfigError(option, f"{path!r} exists; give --force to replace it")
+        if target in self.targets:
+            raise ConfigError(option, f"{path!r} is also the {self.targets[target]} file")
+        self.targets[target] = option
+        return target
+
+    def file(self, option, path, extensions=None):
+        """Plan one file; returns its absolute path."""
+        if extensions and os.path.splitext(path)[1].lower() not in extensions:
+            raise ConfigError(option, f"{path!r}; expected a file name ending in {', '.join(extensions)}")
+        return self._check_file(option, path)
+
+    def directory(self, option, path, names):
+        """Plan ``names`` inside directory ``path`` (created at the end if missing)."""
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise ConfigError(option, f"{path!r} exists and is not a directory")
+        existing = os.path.abspath(path)
+        while not os.path.isdir(existing):
+            parent = os.path.dirname(existing)
+            if parent == existing:
+                break
+            existing = parent
+        if not os.access(existing, os.W_OK):
+            raise ConfigError(option, f"{path!r}: {existing!r} is not writable")
+        self.out_dir = os.path.abspath(path)
+        return {name: self._check_file(option, os.path.join(self.out_dir, name))
+                if os.path.isdir(self.out_dir) else self._plan_new(option, os.path.join(self.out_dir, name))
+                for name in names}
+
+    def _plan_new(self, option, target):
+        self.targets[target] = option
+        return target
+
+    def commit(self, contents: dict):
+        """Write ``{absolute path: text or callable(path)}``; all files appear or none does."""
+        created_dir = None
+        if self.out_dir and not os.path.isdir(self.out_dir):
+            try:
+                os.makedirs(self.out_dir)
+            except OSError as exc:
+                raise ConfigError("--out", f"cannot create directory {self.out_dir!r}: "
+                                           f"{exc.strerror or exc}") from None
+            created_dir = self.out_dir
+        done = []
+        try:
+            for target, content in contents.items():
+                done.append((_write_temp(target, content), target))
+            for tmp, target in done:
+                os.replace(tmp, target)
+        except BaseException as exc:
+            for tmp, _ in done:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            if created_dir and not os.listdir(created_dir):
+                os.rmdir(created_dir)
+            if isinstance(exc, OSError):
+                raise ConfigError(self.targets.get(target, "--out"),
+                                  f"cannot write {target!r}: {exc.strerror or exc}") from None
+            raise
+
+
+def _write_temp(target, content):
+    """A temporary file next to ``target`` holding ``content`` (text, or a callable that writes a
+    file at the path it is given); returns its path."""
+    directory, name = os.path.split(target)
+    suffix = os.path.splitext(name)[1]
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=suffix, dir=directory)
+    try:
+        if callable(content):
+            os.close(fd)
+            content(tmp)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(content)
+        os.chmod(tmp, 0o666 & ~_umask())
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def plan(args, names: dict, inputs=()):
+    """Check every destination of a command before it works: ``names`` maps the files of ``--out``
+    (name -> content key); returns (Outputs, {content key: absolute path})."""
+    outputs = Outputs(args, inputs)
+    paths = {}
+    if getattr(args, "out", None):
+        for name, path in outputs.directory("--out", args.out, list(names)).items():
+            paths[names[name]] = path
+    if getattr(args, "write", None):
+        paths["write"] = outputs.file("--write", args.write, (".yaml", ".yml"))
+    if getattr(args, "plot", None):
+        paths["plot"] = outputs.file("--plot", args.plot, PLOT_EXTENSIONS)
+    return outputs, paths
+
+
+def figure_writer(fig):
+    """A callable writing ``fig`` to the path it is given (format from the extension)."""
+    def write(path):
+        fig.savefig(path, format=os.path.splitext(path)[1].lstrip(".").lower() or "png")
+    return write
 
 
 def emit(args, files: dict, json_name: str, csv_name: str, table):
-    """Print ``files[json_name]``, ``files[csv_name]`` or ``table()`` by ``--format``; with ``--out``
-    write every file into that directory."""
+    """Print ``files[json_name]``, ``files[csv_name]`` or ``table()`` by ``--format``."""
     if args.format == "json":
         print(files[json_name], end="")
     elif args.format == "csv":
         print(files[csv_name], end="")
     else:
         print(table())
-    if getattr(args, "out", None):
-        write_files(args.out, files)
 
 
-def write_file(path, text: str):
-    """Write one file atomically (temp file in the same directory, then rename)."""
-    write_files(os.path.dirname(os.path.abspath(path)), {os.path.basename(path): text})
-
-
-def write_files(directory, files: dict):
-    """Write each file atomically: a reader never sees a partly written file; an error leaves no
-    temp file behind and is reported as a ConfigError naming the directory."""
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError("--out", f"cannot create directory {directory!r}: {exc.strerror or exc}") from None
-    for name, text in files.items():
-        target = os.path.join(directory, name)
-        tmp = None
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, target)
-        except OSError as exc:
-            if tmp and os.path.exists(tmp):
-                os.unlink(tmp)
-            raise ConfigError("--out", f"cannot write {target!r}: {exc.strerror or exc}") from None
-        except BaseException:
-            if tmp and os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+def finish(args, outputs, paths, files: dict, json_name, csv_name, table, extra=None):
+    """Write the planned files (``--out``: ``files``; ``extra``: {content key: text or callable}),
+    then print. The common ending of every command that produces results."""
+    contents = {paths[name]: text for name, text in files.items() if name in paths}
+    for key, content in (extra or {}).items():
+        if key in paths:
+            contents[paths[key]] = content
+    outputs.commit(contents)
+    emit(args, files, json_name, csv_name, table)
 
 
 def warn(messages):
-    import sys
-
     for message in messages:
         print(f"warning: {message}", file=sys.stderr)
 
@@ -93,13 +198,27 @@ def targets(args, cascade):
         if name not in (problem.organic_name, problem.raffinate_name):
             raise ConfigError("--target", f"{name!r} is not a product of this cascade; expected "
                                           f"{problem.organic_name} or {problem.raffinate_name}")
+        if name in given:
+            raise ConfigError("--target", f"{name!r} is given twice; expected one target per product")
         given[name] = (purity, recovery)
     pa, ra = given.get(problem.organic_name, (0.99, None))
     pb, rb = given.get(problem.raffinate_name, (0.99, None))
     return Targets(pa, pb, ra, rb)
 
 
-def dumps(data) -> str:
-    import json
+def plain(value):
+    """JSON-safe copy: non-finite floats become None (JSON has no Infinity or NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return plain(value.tolist())
+    return value
 
-    return json.dumps(data, indent=2, default=float) + "\n"
+
+def dumps(data) -> str:
+    """Strict JSON text (no NaN or Infinity)."""
+    return json.dumps(plain(data), indent=2, allow_nan=False, default=float) + "\n"

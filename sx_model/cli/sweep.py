@@ -1,28 +1,58 @@
 """``sx-model sweep CONFIG --vary KEY=SPEC ...``: solve a config over ranges of values."""
 from __future__ import annotations
 
+import sys
+
+from ..errors import ConfigError
 from . import output
+
+FILES = {"sweep.json": "sweep.json", "sweep.csv": "sweep.csv"}
 
 
 def variables(cascade, specs):
-    """``--vary`` texts -> (label, values, apply) triples for :func:`sx_model.studies.sweep`."""
+    """``--vary`` texts -> (label, values, apply) triples for :func:`sx_model.studies.sweep`; every
+    value is applied once to ``cascade`` here, so a bad key, unit or value is refused (exit 2) before
+    anything is solved."""
     from ..config.edits import parse_vary, variable
 
-    out = []
+    out, seen = [], set()
     for text in specs:
         path, values = parse_vary(text)
-        out.append((path, values, variable(path, cascade)))
+        if path in seen:
+            raise ConfigError("--vary", f"{path!r} is given twice; expected each key once (a grid "
+                                        "varies different keys)")
+        seen.add(path)
+        apply = variable(path, cascade)
+        for value in values:
+            apply(cascade, value)
+        out.append((path, values, apply))
     return out
+
+
+def report_failures(results) -> int:
+    """Exit code of a finished sweep: 0 if any point solved (failed points listed in a warning),
+    1 if every point failed."""
+    points = [p for result in results for p in result.points]
+    failed = [p for p in points if not p["ok"]]
+    if failed and len(failed) == len(points):
+        print(f"sx-model: every point failed ({len(points)}); first: {failed[0]['error']}", file=sys.stderr)
+        return 1
+    if failed:
+        output.warn([f"{len(failed)} of {len(points)} points failed; see the table"])
+    return 0
 
 
 def main(args) -> int:
     from ..studies import sweep
 
-    output.check_output_targets(args)
+    outputs, paths = output.plan(args, FILES, inputs=[args.config])
     cascade = output.load(args.config)
     result = sweep(cascade, variables(cascade, args.vary))
+    code = report_failures([result])
     files = {"sweep.json": output.dumps(result.to_dict()), "sweep.csv": result.to_csv()}
-    output.emit(args, files, "sweep.json", "sweep.csv", result.table)
-    if args.plot:
-        result.plot(path=args.plot)
+    if code:
+        output.emit(args, files, "sweep.json", "sweep.csv", result.table)
+        return code
+    extra = {"plot": output.figure_writer(result.plot())} if args.plot else {}
+    output.finish(args, outputs, paths, files, "sweep.json", "sweep.csv", result.table, extra)
     return 0

@@ -87,8 +87,16 @@ def variable(path: str, cascade):
     sections = {s.name for s in cascade.circuit.sections}
     streams = {i.name for i in cascade.circuit.inlets} | {"organic"}
     if len(keys) == 3 and keys[0] == "sections" and keys[2] == "stages" and keys[1] in sections:
-        return lambda c, value: c.replace(stages={keys[1]: v.integer(value, path, minimum=1,
-                                                                      what="a stage count >= 1")})
+        def stages(c, value):
+            from .layout import max_stages
+
+            count = v.integer(value, path, minimum=1, what="a stage count >= 1")
+            most = max_stages() - (c.stage_count - c.stages()[keys[1]])
+            if count > most:
+                raise ConfigError(path, f"{count} stages; expected at most {most} (the cascade may have "
+                                        f"{max_stages()} stages in all)")
+            return c.replace(stages={keys[1]: count})
+        return stages
     if len(keys) == 3 and keys[0] == "streams" and keys[1] in streams and keys[2] in ("flow", "acid"):
         kind = "flow" if keys[2] == "flow" else "concentration"
         field = "flows" if keys[2] == "flow" else "acid"
@@ -96,11 +104,10 @@ def variable(path: str, cascade):
             value, kind, path, positive=kind == "flow", nonnegative=True)}})
     if (len(keys) == 4 and keys[0] == "streams" and keys[2] == "concentration"
             and keys[3] in cascade.components and keys[1] in streams):
-        from .layout import _concentrations
+        from .layout import concentration
 
         def conc(c, value):
-            si = _concentrations({keys[3]: value}, f"streams.{keys[1]}.concentration", c.components)
-            return c.replace(concentrations={keys[1]: {keys[3]: si[c.components.index(keys[3])]}})
+            return c.replace(concentrations={keys[1]: {keys[3]: concentration(value, path)}})
         return conc
     set_path(copy.deepcopy(cascade.to_config()), path, None)   # the path must exist
     return _through_config(path)

@@ -8,7 +8,9 @@ an environment variable of the same name in capitals with the prefix ``SX_MODEL_
 - the text must be UTF-8;
 - YAML aliases may not expand the document beyond ``max_yaml_nodes`` nodes (an "alias bomb" of a few
   lines expands to billions), nor nest deeper than ``max_yaml_depth``;
-- a key given twice in one mapping is an error (YAML itself would silently keep the last one).
+- a key given twice in one mapping is an error (YAML itself would silently keep the last one);
+- a cascade has at most ``max_stages`` stages in all (5000: far beyond any plant battery, well within
+  what the solver handles).
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from collections.abc import Mapping
 from ..errors import ConfigError
 
 #: Default bounds on what a config file may be (see module docstring).
-LIMITS = {"max_config_bytes": 1_000_000, "max_yaml_nodes": 100_000, "max_yaml_depth": 50}
+LIMITS = {"max_config_bytes": 1_000_000, "max_yaml_nodes": 100_000, "max_yaml_depth": 50,
+          "max_stages": 5000}
 
 
 def limit(name: str) -> int:

@@ -89,6 +89,13 @@ def _read_components(raw):
     return tuple(components), known
 
 
+def max_stages() -> int:
+    """Most stages a cascade may have in all (``SX_MODEL_MAX_STAGES`` overrides the default)."""
+    from .files import limit
+
+    return limit("max_stages")
+
+
 def _read_sections(raw):
     sections_raw = v.mapping(raw, "sections")
     v.check_keys(sections_raw, "sections", SECTION_ORDER, required=("extraction",))
@@ -100,8 +107,13 @@ def _read_sections(raw):
         body = v.mapping(sections_raw[sec_name], key)
         v.check_keys(body, key, SECTION_KEYS, required=("stages",))
         minimum = 1 if sec_name == "extraction" else 0
+        most = max_stages()
         stages = v.integer(body["stages"], f"{key}.stages", minimum=minimum,
                            what=f"a whole number of stages >= {minimum}")
+        if first + stages > most:
+            raise ConfigError(f"{key}.stages", f"{stages} brings the cascade to {first + stages} stages; "
+                                               f"expected at most {most} in all (SX_MODEL_MAX_STAGES "
+                                               "raises the limit)")
         efficiency = 1.0
         if "efficiency" in body:
             efficiency = v.number(body["efficiency"], f"{key}.efficiency", exclusive_minimum=0.0,
@@ -210,28 +222,38 @@ def _read_cost(raw):
 
 
 def _concentrations(raw, key, components) -> np.ndarray:
-    from ..elements import element
-
-    def read(value, sub):
-        quantity_key = sub
-        from .units import parse_quantity, registry
-
-        q = parse_quantity(value, quantity_key)
-        ureg = registry()
-        symbol = sub.rsplit(".", 1)[-1]
-        if q.dimensionality == ureg.get_dimensionality("[substance] / [length] ** 3"):
-            si = float(q.to("mol/m**3").magnitude)
-        elif q.dimensionality == ureg.get_dimensionality("[mass] / [length] ** 3"):
-            si = float(q.to("kg/m**3").magnitude) / element(symbol).molar_mass
-        else:
-            raise ConfigError(sub, f"{value!r} has dimension {q.dimensionality}; expected a "
-                                   "concentration such as '0.2 mol/L' or '25 g/L' (mass of element)")
-        if not np.isfinite(si) or si < 0:
-            raise ConfigError(sub, f"{value!r} must be a finite, non-negative concentration")
-        return si
-
-    given = v.component_values(raw, key, components, read=read, require_all=False)
+    """Concentrations of the components [mol/m^3] from ``{El: value}``: a molar concentration
+    (``0.2 mol/L``), a mass concentration of the element (``25 g/L``) or of its oxide, the oxide
+    formula written after the unit (``95 g/L Nd2O3``, the way plants report REO)."""
+    given = v.component_values(raw, key, components, read=concentration, require_all=False)
     return np.array([given.get(c, 0.0) for c in components])
+
+
+def concentration(value, sub) -> float:
+    """One concentration [mol/m^3 of element] (see :func:`_concentrations`); ``sub`` ends with the
+    element symbol."""
+    from ..elements import element
+    from .units import parse_quantity, registry
+
+    symbol = sub.rsplit(".", 1)[-1]
+    info = element(symbol)
+    text, per_mole = value, info.molar_mass
+    if isinstance(value, str) and value.split() and value.split()[-1] == info.oxide:
+        text, per_mole = value[:value.rindex(info.oxide)], info.oxide_mass_per_mol_metal
+        if not text.strip():
+            raise ConfigError(sub, f"{value!r} has no number; expected e.g. '95 g/L {info.oxide}'")
+    q = parse_quantity(text, sub)
+    ureg = registry()
+    if q.dimensionality == ureg.get_dimensionality("[substance] / [length] ** 3") and per_mole == info.molar_mass:
+        si = float(q.to("mol/m**3").magnitude)
+    elif q.dimensionality == ureg.get_dimensionality("[mass] / [length] ** 3"):
+        si = float(q.to("kg/m**3").magnitude) / per_mole
+    else:
+        raise ConfigError(sub, f"{value!r} has dimension {q.dimensionality}; expected a concentration such "
+                               f"as '0.2 mol/L', '25 g/L' (mass of element) or '30 g/L {info.oxide}' (as oxide)")
+    if not np.isfinite(si) or si < 0:
+        raise ConfigError(sub, f"{value!r} must be a finite, non-negative concentration")
+    return si
 
 
 def _read_stream(stream_name, body, components, sections, total) -> Inlet:

@@ -25,6 +25,24 @@ class ModelSpec:
     write: Callable         # model -> mapping (without "model")
 
 
+#: Bounds of dimensionless model constants (far outside anything measured; beyond them the numbers
+#: only produce overflow): D, separation factors, log10 K and pH-correlation intercepts, slopes.
+MAX_D = 1e9
+BETA_RANGE = (1e-6, 1e6)
+LOG10_K_RANGE = (-40.0, 40.0)
+MAX_SLOPE = 6.0
+
+
+def _beta(raw, sub):
+    return v.number(raw, sub, minimum=BETA_RANGE[0], maximum=BETA_RANGE[1],
+                    what=f"a separation factor from {BETA_RANGE[0]:g} to {BETA_RANGE[1]:g} [-]")
+
+
+def _log10(raw, sub, what="log10 K"):
+    low, high = LOG10_K_RANGE
+    return v.number(raw, sub, minimum=low, maximum=high, what=f"{what} (a number from {low:g} to {high:g})")
+
+
 def _si(value, unit):
     """An SI float written back with its unit (repr keeps every digit)."""
     return f"{float(value)!r} {unit}"
@@ -36,7 +54,7 @@ def _read_constant_d(mapping, components, key, section_names, charges):
     from ..equilibrium.constant_d import ConstantD
 
     def read_d(raw, sub):
-        return v.number(raw, sub, minimum=0.0, what="a distribution ratio D >= 0 [-]")
+        return v.number(raw, sub, minimum=0.0, maximum=MAX_D, what=f"a distribution ratio D from 0 to {MAX_D:g} [-]")
 
     if "distribution" not in mapping:
         raise ConfigError(v.join(key, "distribution"), "required for model constant_d: a mapping "
@@ -76,9 +94,13 @@ def _read_separation_factor(mapping, components, key, section_names, charges):
         raise ConfigError("sections.strip", "the separation_factor model describes extraction and "
                                             "scrub only; model a strip section with constant_d "
                                             "(distribution_by_section) or mass_action")
+    not_trivalent = [c for c, z in zip(components, charges) if z != 3]
+    if not_trivalent:
+        raise ConfigError("components", f"{not_trivalent[0]} (charge {charges[components.index(not_trivalent[0])]}) "
+                                        "in a separation_factor cascade; expected trivalent rare earths only "
+                                        "(the model exchanges 3 H+ per metal), or the mass_action model")
     beta = v.component_values(mapping["separation_factors"], v.join(key, "separation_factors"),
-                              components, read=lambda raw, sub: v.number(
-                                  raw, sub, exclusive_minimum=0.0, what="a separation factor > 0 [-]"))
+                              components, read=_beta)
     capacity = v.quantity(mapping["capacity"], "concentration", v.join(key, "capacity"), positive=True)
     half = DEFAULT_HALF_LOADING
     if "half_loading" in mapping:
@@ -170,9 +192,7 @@ def _separation_factor_constants(mapping, key, components, system):
         # with a system, the config's values replace the system's on the same scale (relative to the
         # system's reference element, as `sx-model systems NAME` lists them)
         given = v.component_values(mapping["separation_factors"], v.join(key, "separation_factors"),
-                                   components, require_all=False,
-                                   read=lambda raw, sub: v.number(raw, sub, exclusive_minimum=0.0,
-                                                                  what="a separation factor > 0"))
+                                   components, require_all=False, read=_beta)
         for el, b in given.items():
             beta[el], beta_source[el] = b, "config"
     if "reference" in mapping:
@@ -180,7 +200,7 @@ def _separation_factor_constants(mapping, key, components, system):
         ref = v.mapping(mapping["reference"], ref_key)
         v.check_keys(ref, ref_key, {"element", "log10_k"}, required=("element", "log10_k"))
         ref_el, ref_source = ref["element"], "config"
-        ref_k = v.number(ref["log10_k"], v.join(ref_key, "log10_k"), what="log10 K (a number)")
+        ref_k = _log10(ref["log10_k"], v.join(ref_key, "log10_k"))
     elif system is not None and system.data.get("log_k_reference"):
         ref_data = system.data["log_k_reference"]
         ref_el, ref_k, ref_source = ref_data["element"], float(ref_data["value"]), system.key
@@ -213,7 +233,7 @@ def _read_mass_action(mapping, components, key, section_names, charges):
     if "log10_k" in mapping:
         given = v.component_values(mapping["log10_k"], v.join(key, "log10_k"), components,
                                    require_all=False,
-                                   read=lambda raw, sub: v.number(raw, sub, what="log10 K (a number)"))
+                                   read=_log10)
         for comp, value in given.items():
             log_k[comp], sources[comp] = value, "config"
     missing = [c for c in components if c not in log_k]
@@ -231,13 +251,12 @@ CORRELATION_KEYS = frozenset({"slope", "intercept", "extractant_order", "at"})
 def _read_correlation(body, ckey):
     body = v.mapping(body, ckey)
     v.check_keys(body, ckey, CORRELATION_KEYS, required=("slope", "intercept"))
-    entry = {"slope": v.number(body["slope"], v.join(ckey, "slope"), minimum=0.0,
-                               what="a slope d log10 D / d pH >= 0"),
-             "intercept": v.number(body["intercept"], v.join(ckey, "intercept"),
-                                   what="log10 D at pH 0 (a number)"),
+    entry = {"slope": v.number(body["slope"], v.join(ckey, "slope"), minimum=0.0, maximum=MAX_SLOPE,
+                               what=f"a slope d log10 D / d pH from 0 to {MAX_SLOPE:g}"),
+             "intercept": _log10(body["intercept"], v.join(ckey, "intercept"), "log10 D at pH 0"),
              "extractant_order": v.number(body.get("extractant_order", 0.0),
-                                          v.join(ckey, "extractant_order"), minimum=0.0,
-                                          what="an order >= 0")}
+                                          v.join(ckey, "extractant_order"), minimum=0.0, maximum=MAX_SLOPE,
+                                          what=f"an order from 0 to {MAX_SLOPE:g}")}
     if "at" in body:
         entry["at"] = v.quantity(body["at"], "concentration", v.join(ckey, "at"), positive=True)
     return entry

@@ -158,6 +158,11 @@ class EquilibriumModel:
         """
         return None
 
+    def capacity_used(self, concentration) -> float | None:
+        """Fraction of the organic's capacity that an organic of these metal concentrations
+        [mol/m^3], shape (C,), occupies; None for models without a capacity."""
+        return None
+
     def admissible(self, x, params):
         """``x`` moved into the region where the model is defined (default: unchanged)."""
         return x
@@ -182,6 +187,7 @@ class EquilibriumModel:
 
     def operating_limits(self) -> dict:
         """Ranges outside which a solved state is flagged: ``loading_fraction`` (max of the organic
-        loading as a fraction of capacity) and ``ph`` ((low, high) of the data behind the model);
-        a missing key means no check."""
+        loading as a fraction of capacity) and ``ph`` ((low, high) of the data behind the model); and
+        ``ph_admissible``, the highest pH at which the model holds at all (a state beyond it is not a
+        result). A missing key means no check."""
         return {}

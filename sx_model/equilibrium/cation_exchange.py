@@ -270,8 +270,13 @@ class CationExchange(EquilibriumModel):
                 "base_kg_per_mol": info["base_kg_per_mol"], "salt": info["salt"],
                 "salt_kg_per_mol": info["salt_kg_per_mol"], "proton_balance": True}
 
+    def capacity_used(self, concentration):
+        """Every complex holds z dimers: sum z_i y_i against the dimer concentration."""
+        return float(self.charges @ np.asarray(concentration, dtype=float)) / (0.5 * self.extractant)
+
     def operating_limits(self):
-        return {"loading_fraction": LOADING_LIMIT, "ph": self.ph_validity}
+        return {"loading_fraction": LOADING_LIMIT, "ph": self.ph_validity,
+                "ph_admissible": -math.log10(ADMISSIBLE_PROTON / PER_LITRE)}
 
     def describe(self):
         out = {"model": self.name, "extractant": self.extractant_name,

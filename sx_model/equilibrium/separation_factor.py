@@ -115,6 +115,9 @@ class SeparationFactor(EquilibriumModel):
         s = float(np.dot(beta, x_reference))
         return params["loading"][:, None] * beta[None, :] / (params["half"] + s)
 
+    def capacity_used(self, concentration):
+        return float(np.sum(concentration)) / self.capacity
+
     def reagent_flows(self, params):
         """The saponification base the theory assumes: NaOH for the whole capacity of the fresh
         solvent, at 3 per REE (the organic enters fully saponified)."""

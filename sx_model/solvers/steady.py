@@ -248,22 +248,35 @@ def solve(cascade: Cascade, *, initial=None, tol: float | None = None, max_iter:
     net = Network(cascade)
     model = cascade.model
     params = model.prepare(net.conditions)
-    efficiency = cascade.circuit.efficiency()
-    if model.linear and not np.any(efficiency < 1.0):
-        x, y, iterations, method, res_norm = _solve_linear(net, model, params)
-    else:
-        system = make_system(net, model, params, efficiency)
-        # trial points far from the solution may overflow; they are rejected by the line search
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            u, res, iterations, method = _Run(system, cascade, initial, options).solve()
-        res_norm = float(np.max(np.abs(res)))
-        x, y = system.unpack(u)
+    try:
+        x, y, iterations, method, res_norm = _solve_state(cascade, net, params, initial, options)
+    except (ConfigError, ConvergenceError):
+        raise
+    except (ArithmeticError, RuntimeError, ValueError, np.linalg.LinAlgError) as exc:
+        # a singular or overflowing linear algebra step that no strategy caught
+        raise ConvergenceError(f"steady-state solve of {cascade.name!r} failed numerically "
+                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})",
+                               diagnostics={"exception": type(exc).__name__}) from None
     closure = _closure(cascade, net, x, y, res_norm, iterations)
     stage_data = {k: np.asarray(val, dtype=float) for k, val in model.diagnostics(x, y, params).items()}
     return build_steady_result(cascade, net.flows, x, y, closure=closure, iterations=iterations,
                                residual_norm=res_norm, method=method,
                                solve_time=time.perf_counter() - start, stage_data=stage_data,
                                model_reagents=model.reagent_flows(params))
+
+
+def _solve_state(cascade, net, params, initial, options):
+    """(x, y, iterations, method, residual norm) of the steady state."""
+    model = cascade.model
+    efficiency = cascade.circuit.efficiency()
+    if model.linear and not np.any(efficiency < 1.0):
+        return _solve_linear(net, model, params)
+    system = make_system(net, model, params, efficiency)
+    # trial points far from the solution may overflow; they are rejected by the line search
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        u, res, iterations, method = _Run(system, cascade, initial, options).solve()
+    x, y = system.unpack(u)
+    return x, y, iterations, method, float(np.max(np.abs(res)))
 
 
 def _solve_linear(net, model, params):

@@ -51,21 +51,47 @@ class SweepResult:
         return {"name": self.name, "vary": self.paths, "points": self.points,
                 "failed": len(self.failed), "elapsed_s": self.elapsed_s}
 
-    def to_csv(self):
-        names = self.product_names()
-        head = self.paths + ["ok", "converged", "mass_balance_error", "iterations"] + \
-            [f"{k}_{q}" for k in names for q in ("purity", "recovery")] + ["error"]
-        rows = [",".join(head)]
-        for p in self.points:
-            vals = [str(v) for v in p["values"]]
-            if p["ok"]:
-                vals += ["True", str(p["converged"]), repr(p["mass_balance_error"]), str(p["iterations"])]
-                vals += [repr(p["products"][k][q]) for k in names for q in ("purity", "recovery")]
-                vals += [""]
+    def value_columns(self):
+        """Per varied path: (column name, numbers or texts). Values written with a unit
+        (``"40 L/min"``) become numbers in a column named ``path [unit]``."""
+        out = []
+        for k, path in enumerate(self.paths):
+            values = [p["values"][k] for p in self.points]
+            split = [_number_and_unit(v) for v in values]
+            units = {u for _, u in split}
+            if len(units) == 1 and all(n is not None for n, _ in split) and units != {""}:
+                out.append((f"{path} [{units.pop()}]", [n for n, _ in split]))
             else:
-                vals += ["False", "", "", ""] + [""] * (2 * len(names)) + ['"' + p["error"].replace('"', "'") + '"']
-            rows.append(",".join(vals))
-        return "\n".join(rows) + "\n"
+                out.append((path, values))
+        return out
+
+    def rows(self):
+        """One plain-data row per point (values, status, purity and recovery of every product)."""
+        names = self.product_names()
+        columns = self.value_columns()
+        rows = []
+        for i, p in enumerate(self.points):
+            row = {name: values[i] for name, values in columns}
+            row.update(ok=p["ok"], converged=p.get("converged"), mass_balance_error=p.get("mass_balance_error"),
+                       iterations=p.get("iterations"))
+            for k in names:
+                for q in ("purity", "recovery"):
+                    row[f"{k}_{q}"] = p["products"][k][q] if p["ok"] else None
+            row["error"] = p.get("error", "")
+            rows.append(row)
+        return rows
+
+    def to_csv(self):
+        """Tidy CSV: one header, one row per point, plain numbers (see :meth:`rows`)."""
+        from ..results import _csv
+
+        return _csv(self.rows())
+
+    def to_frame(self):
+        """The rows as a pandas DataFrame (pandas is an optional extra: ``pip install sx_model[tables]``)."""
+        from ..results import _pandas
+
+        return _pandas().DataFrame(self.rows())
 
     def table(self):
         names = self.product_names()
@@ -148,3 +174,15 @@ def _edited(cascade, items, values):
     except SxModelError as exc:
         return exc
     return cascade
+
+
+def _number_and_unit(value):
+    """(number, unit text) of a sweep value: 12 -> (12, ""), "40 L/min" -> (40.0, "L/min"),
+    anything else -> (None, "")."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value, ""
+    head, _, unit = str(value).strip().partition(" ")
+    try:
+        return float(head), unit.strip()
+    except ValueError:
+        return None, ""
