@@ -264,12 +264,13 @@ class CurveResult:
     recoveries: dict
     meets: list
     flows: dict
+    targets: dict = field(default_factory=dict)
 
     def to_dict(self):
         return {"name": self.name, "total_stages": self.total_stages,
                 "extraction_stages": self.extraction_stages, "scrub_stages": self.scrub_stages,
                 "purity": self.purities, "recovery": self.recoveries, "meets_targets": self.meets,
-                "flows": self.flows}
+                "flows": self.flows, "targets": self.targets}
 
     def to_csv(self):
         names = list(self.purities)
@@ -324,7 +325,10 @@ def curve(cascade, targets: Targets, totals, *, executor=None) -> CurveResult:
             recoveries[k].append(r.products[k].recovery)
     return CurveResult(name=cascade.name, total_stages=[int(t) for t in totals],
                        extraction_stages=out["n"], scrub_stages=out["m"], purities=purities,
-                       recoveries=recoveries, meets=out["meets"], flows={"s": sc.s, "w": sc.w})
+                       recoveries=recoveries, meets=out["meets"], flows={"s": sc.s, "w": sc.w},
+                       targets={problem.organic_name: {"purity": targets.purity_a, "recovery": targets.recovery_a},
+                                problem.raffinate_name: {"purity": targets.purity_b,
+                                                         "recovery": targets.recovery_b}})
 
 
 def _best_split(problem, executor, total, s, w, pa, pb):
