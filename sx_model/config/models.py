@@ -28,7 +28,7 @@ class ModelSpec:
 #: Bounds of dimensionless model constants (far outside anything measured; beyond them the numbers
 #: only produce overflow): D, separation factors, log10 K and pH-correlation intercepts, slopes.
 MAX_D = 1e9
-BETA_RANGE = (1e-6, 1e6)
+BETA_RANGE = (1e-12, 1e12)
 LOG10_K_RANGE = (-40.0, 40.0)
 MAX_SLOPE = 6.0
 
