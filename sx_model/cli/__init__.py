@@ -23,7 +23,7 @@ EXAMPLES = """examples:
   sx-model design configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999
   sx-model sweep configs/prnd_p507.yaml --vary sections.scrub.stages=10:60:5 --plot sweep.png
   sx-model curve configs/prnd_p507.yaml --stages 30:90:10 --target loaded_organic=0.999
-  sx-model compare configs/prnd_p507.yaml other.yaml --vary streams.organic.flow=40:50:1 L/min
+  sx-model compare configs/prnd_p507.yaml other.yaml --vary "streams.organic.flow=40:50:1 L/min"
   sx-model optimize configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999
   sx-model pareto configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999 --plot f.png
 """
