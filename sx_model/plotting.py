@@ -68,30 +68,10 @@ def plot_profiles(result, path=None, ax=None):
     every = max(1, result.stages // 8)
 
     if ax is not None:
-        fig = ax.figure
-        handles = []
-        for i, comp in enumerate(result.components):
-            st = dict(color=styles[i]["color"], marker=styles[i]["marker"], ms=3.5,
-                      markevery=(i * every // max(1, len(result.components)), every), lw=1.2)
-            handles.append(ax.semilogy(stages, _below(aq[:, i], floor), "-", label=comp, **st)[0])
-            ax.semilogy(stages, _below(org[:, i], floor), "--", **st)
-        ax.set_ylim(floor, top)
-        _stage_axis(ax, result, names=True)
-        _outlet_marks(ax, result, phase=None)
-        ax.set_ylabel("concentration [mol/L]")
-        ax.set_xlabel(_STAGE_LABEL)
-        from matplotlib.lines import Line2D
-
-        handles += [Line2D([], [], color="k", ls="-", label="aqueous"),
-                    Line2D([], [], color="k", ls="--", label="organic")]
-        ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  borderaxespad=0.0, ncol=1 if len(handles) <= 20 else 2)
-        ax.set_title(result.name, pad=24)
-        if path is not None:
-            save_figure(fig, path)
-        return fig
+        return _profiles_into(ax, result, aq, org, floor, top, stages, styles, every, path)
 
     stage_data = getattr(result, "stage_data", {}) or {}
+
     comps = set(result.components)
     keyed = [(name, p) for name, p in result.products.items()       # keyed, with possible impurities
              if list(getattr(p, "key", None) or []) and comps - set(p.key)]
@@ -132,6 +112,32 @@ def plot_profiles(result, path=None, ax=None):
 
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=12))
     fig.suptitle(result.name, fontsize=11)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def _profiles_into(ax, result, aq, org, floor, top, stages, styles, every, path):
+    """Concentrations of both phases into one given axes (aqueous solid, organic dashed)."""
+    fig = ax.figure
+    handles = []
+    for i, comp in enumerate(result.components):
+        st = dict(color=styles[i]["color"], marker=styles[i]["marker"], ms=3.5,
+                  markevery=(i * every // max(1, len(result.components)), every), lw=1.2)
+        handles.append(ax.semilogy(stages, _below(aq[:, i], floor), "-", label=comp, **st)[0])
+        ax.semilogy(stages, _below(org[:, i], floor), "--", **st)
+    ax.set_ylim(floor, top)
+    _stage_axis(ax, result, names=True)
+    _outlet_marks(ax, result, phase=None)
+    ax.set_ylabel("concentration [mol/L]")
+    ax.set_xlabel(_STAGE_LABEL)
+    from matplotlib.lines import Line2D
+
+    handles += [Line2D([], [], color="k", ls="-", label="aqueous"),
+                Line2D([], [], color="k", ls="--", label="organic")]
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              borderaxespad=0.0, ncol=1 if len(handles) <= 20 else 2)
+    ax.set_title(result.name, pad=24)
     if path is not None:
         save_figure(fig, path)
     return fig
@@ -479,15 +485,21 @@ def _sweep_grid(result):
     return xs_all, xlabel, xticks, ys_all, ylabel, yticks, xu, yu, cells
 
 
+def _product_rows_figure(names, row_height):
+    """A figure with one row of (impurity, recovery) panels per product: (fig, axes, rows)."""
+    rows = max(1, len(names))
+    fig, axes = _pyplot().subplots(rows, 2, figsize=(12, 1.2 + row_height * rows), squeeze=False,
+                                   layout="constrained")
+    return fig, axes, rows
+
+
 def _sweep_family(label, result, path):
     """Two varied paths, few values of the second: one curve per value of the second path."""
     import numpy as np
 
-    plt = _pyplot()
     names = result.product_names()
     xs_all, xlabel, xticks, ys_all, ylabel, yticks, xu, yu, cells = _sweep_grid(result)
-    rows = max(1, len(names))
-    fig, axes = plt.subplots(rows, 2, figsize=(12, 1.2 + 3.2 * rows), squeeze=False, layout="constrained")
+    fig, axes, rows = _product_rows_figure(names, 3.2)
     import matplotlib
 
     cmap = matplotlib.colormaps["viridis"]
@@ -534,11 +546,9 @@ def _sweep_heatmap(label, result, path):
     import numpy as np
     from matplotlib.colors import LogNorm
 
-    plt = _pyplot()
     names = result.product_names()
     xs_all, xlabel, xticks, ys_all, ylabel, yticks, xu, yu, cells = _sweep_grid(result)
-    rows = max(1, len(names))
-    fig, axes = plt.subplots(rows, 2, figsize=(12, 1.2 + 3.6 * rows), squeeze=False, layout="constrained")
+    fig, axes, rows = _product_rows_figure(names, 3.6)
     failed = [cells[i] for i, p in enumerate(result.points) if not p["ok"]]
     for r, name in enumerate(names):
         imp, rec = 1.0 - result.series(name, "purity"), result.series(name, "recovery")
