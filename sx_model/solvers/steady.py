@@ -62,6 +62,9 @@ class SteadyOptions:
         inflow for balances, relative to the largest inlet concentration for equilibrium equations.
     max_iter : int
         Newton iterations per attempt [-].
+    stall_tol : float
+        Scaled residual below which Newton counts as converged when no step reduces it further
+        (round-off in long cascades with trace components keeps some from reaching ``tol``) [-].
     warm_max_iter : int
         Newton iterations from a warm start [-] (a good one converges in a few; a poor one is left
         for the next strategy instead of costing ``max_iter``).
@@ -95,6 +98,7 @@ class SteadyOptions:
     tol: float = TOLERANCE
     max_iter: int = 60
     warm_max_iter: int = 15
+    stall_tol: float = 1e-9
     strategies: tuple = ("warm newton", "coarse newton", "newton", "stage continuation", "homotopy",
                          "pseudo-transient")
     pseudo_transient_steps: int = 1500
@@ -151,6 +155,9 @@ def _newton(system, u, *, max_iter=60, tol=TOLERANCE, options=None):
                 break
             alpha *= 0.5
             if alpha < 1.0 / 4096:
+                if norm < (options or SteadyOptions()).stall_tol:
+                    # no descent left below the stall tolerance: converged to round-off
+                    return u, res, it, True
                 # Watchdog: accept the shortest step a few times (far from the solution the merit
                 # function can block the way to a region where full steps work), keeping the best.
                 forced += 1
