@@ -38,6 +38,7 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors as one line on stderr, exit 2 (the bad-input contract)."""
 
     def error(self, message):
+        message = _one_line(message)
         self.exit(2, f"sx-model: error: {message} (see sx-model {self.prog.split()[-1]} --help)\n"
                   if " " in self.prog else f"sx-model: error: {message} (see sx-model --help)\n")
 
@@ -132,17 +133,63 @@ def main(argv=None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    stdout = sys.stdout
+    sys.stdout = _Stdout(stdout)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()          # here, not at exit: a failing write is reported like any other
+        return code
     except BrokenPipeError:
         # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
-        import os
-
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
+        _discard(stdout)
         return 0
+    except StdoutError as exc:
+        # stdout cannot take the output (a full disk, ...): a bad destination, not a bug
+        _discard(stdout)
+        return _fail(f"error: stdout: cannot write the output: {exc}", 2)
+    finally:
+        sys.stdout = stdout
+
+
+class StdoutError(Exception):
+    """Writing to stdout failed (other than a closed pipe)."""
+
+
+class _Stdout:
+    """sys.stdout that reports a failing write as :class:`StdoutError` (a closed pipe stays a
+    BrokenPipeError), so that it is not taken for an internal error."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        return self._guard(self._stream.write, text)
+
+    def flush(self):
+        return self._guard(self._stream.flush)
+
+    @staticmethod
+    def _guard(call, *args):
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutError(exc.strerror or str(exc)) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _discard(stream):
+    """Point the stdout file descriptor at /dev/null and drop what is buffered, so that Python does
+    not complain about it at exit."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _dispatch(args) -> int:
@@ -163,7 +210,7 @@ def _dispatch(args) -> int:
         return _fail(f"error: {exc}", 1)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
-    except BrokenPipeError:
+    except (BrokenPipeError, StdoutError):
         raise
     except (MemoryError, RecursionError) as exc:
         return _fail(f"internal error: {type(exc).__name__}: the input is too large for this machine", 3)
@@ -174,5 +221,11 @@ def _dispatch(args) -> int:
 
 
 def _fail(message, code):
-    print(f"sx-model: {message}", file=sys.stderr)
+    print(f"sx-model: {_one_line(message)}", file=sys.stderr)
     return code
+
+
+def _one_line(text):
+    """``text`` with its line breaks written as ``\\n`` (a key or file name may hold one): the
+    message stays one line."""
+    return "\\n".join(str(text).splitlines())

@@ -13,7 +13,10 @@ def totals(spec, most_stages):
     """``--stages start:stop[:step]`` (or a comma list) -> total stage counts, each 2..most_stages."""
     from ..config.edits import parse_vary
 
-    _, values = parse_vary(f"stages={spec}")
+    try:
+        _, values = parse_vary(f"stages={spec}")
+    except ConfigError as exc:
+        raise ConfigError("--stages", exc.message) from None
     if len(values) > MAX_POINTS:
         raise ConfigError("--stages", f"{spec!r} gives {len(values)} stage counts; expected at most {MAX_POINTS}")
     for value in values:

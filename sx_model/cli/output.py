@@ -45,8 +45,9 @@ class Outputs:
         directory = os.path.dirname(target)
         if not os.path.isdir(directory):
             raise ConfigError(option, f"{path!r}: directory {directory!r} does not exist")
-        if not os.access(directory, os.W_OK):
-            raise ConfigError(option, f"{path!r}: directory {directory!r} is not writable")
+        problem = _unwritable(directory)
+        if problem:
+            raise ConfigError(option, f"{path!r}: directory {directory!r} {problem}")
         if os.path.realpath(target) in self.inputs:
             raise ConfigError(option, f"{path!r} is the input config; expected another file name")
         if os.path.lexists(target) and not self.force:
@@ -58,12 +59,16 @@ class Outputs:
 
     def file(self, option, path, extensions=None):
         """Plan one file; returns its absolute path."""
+        if not path:
+            raise ConfigError(option, "'' is empty; expected a file name")
         if extensions and os.path.splitext(path)[1].lower() not in extensions:
             raise ConfigError(option, f"{path!r}; expected a file name ending in {', '.join(extensions)}")
         return self._check_file(option, path)
 
     def directory(self, option, path, names):
         """Plan ``names`` inside directory ``path`` (created at the end if missing)."""
+        if not path:
+            raise ConfigError(option, "'' is empty; expected a directory name")
         if os.path.lexists(path) and not os.path.isdir(path):
             raise ConfigError(option, f"{path!r} exists and is not a directory")
         existing = os.path.abspath(path)
@@ -71,9 +76,12 @@ class Outputs:
             parent = os.path.dirname(existing)
             if parent == existing:
                 break
+            if os.path.lexists(parent) and not os.path.isdir(parent):
+                raise ConfigError(option, f"{path!r}: {parent!r} is not a directory")
             existing = parent
-        if not os.access(existing, os.W_OK):
-            raise ConfigError(option, f"{path!r}: {existing!r} is not writable")
+        problem = _unwritable(existing)
+        if problem:
+            raise ConfigError(option, f"{path!r}: {existing!r} {problem}")
         self.out_dir = os.path.abspath(path)
         return {name: self._check_file(option, os.path.join(self.out_dir, name))
                 if os.path.isdir(self.out_dir) else self._plan_new(option, os.path.join(self.out_dir, name))
@@ -111,6 +119,20 @@ class Outputs:
             raise
 
 
+def _unwritable(directory):
+    """Why no file can be created in ``directory``, or None. Tried, not only asked: permissions miss
+    read-only and special file systems (``/proc``, where even root cannot create files)."""
+    if not os.access(directory, os.W_OK):
+        return "is not writable"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".sx-model-probe.", dir=directory)
+    except OSError as exc:
+        return f"is not writable ({exc.strerror or exc})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
 def _write_temp(target, content):
     """A temporary file next to ``target`` holding ``content`` (text, or a callable that writes a
     file at the path it is given); returns its path."""
@@ -137,12 +159,12 @@ def plan(args, names: dict, inputs=()):
     (name -> content key); returns (Outputs, {content key: absolute path})."""
     outputs = Outputs(args, inputs)
     paths = {}
-    if getattr(args, "out", None):
+    if getattr(args, "out", None) is not None:
         for name, path in outputs.directory("--out", args.out, list(names)).items():
             paths[names[name]] = path
-    if getattr(args, "write", None):
+    if getattr(args, "write", None) is not None:
         paths["write"] = outputs.file("--write", args.write, (".yaml", ".yml"))
-    if getattr(args, "plot", None):
+    if getattr(args, "plot", None) is not None:
         paths["plot"] = outputs.file("--plot", args.plot, PLOT_EXTENSIONS)
     return outputs, paths
 

@@ -14,17 +14,24 @@ def variables(cascade, specs):
     value is applied once to ``cascade`` here, so a bad key, unit or value is refused (exit 2) before
     anything is solved."""
     from ..config.edits import parse_vary, variable
+    from ..studies.sweep import MAX_POINTS
 
-    out, seen = [], set()
+    parsed, seen, count = [], set(), 1
     for text in specs:
         path, values = parse_vary(text)
         if path in seen:
             raise ConfigError("--vary", f"{path!r} is given twice; expected each key once (a grid "
                                         "varies different keys)")
         seen.add(path)
+        count *= len(values)
+        parsed.append((path, values))
+    if count > MAX_POINTS:       # before any value is checked: that alone takes long on a huge grid
+        raise ConfigError("--vary", f"the grid has {count} points; expected at most {MAX_POINTS}")
+    out = []
+    for path, values in parsed:
         apply = variable(path, cascade)
         for value in values:
-            apply(cascade, value)
+            apply(cascade, value).check()    # as load_config checks a config (some edits skip it)
         out.append((path, values, apply))
     return out
 

@@ -8,7 +8,7 @@ def main(args) -> int:
     from ..config import systems
 
     chosen = systems.all_systems()
-    if args.system:
+    if args.system is not None:
         picked = systems.get(args.system, "system")
         chosen = {picked.key: picked}
     rows = {}
@@ -18,7 +18,7 @@ def main(args) -> int:
                  "log10_k": {el: system.log_k(el)[0] for el in cov["log_k"]},
                  "log10_k_tags": cov["tags"], "reference": cov["reference"],
                  "ph_correlation": cov["ph_correlation"]}
-        if args.system:
+        if args.system is not None:
             entry["log10_k_sources"] = {el: system.log_k(el)[1] for el in cov["log_k"]}
             entry["ph_correlation_entries"] = {el: system.ph_correlation(el)[0] for el in cov["ph_correlation"]}
         rows[key] = entry
@@ -38,7 +38,7 @@ def main(args) -> int:
               + "; ".join(f"{tag}: {' '.join(els)}" for tag, els in tags.items()))
         if entry["ph_correlation"]:
             print(f"  ph_correlation for: {' '.join(entry['ph_correlation'])}")
-        if args.system:
+        if args.system is not None:
             for el, value in entry["log10_k"].items():
                 print(f"    {el:<3} log10 K = {value:8.3f}   {entry['log10_k_sources'][el]}")
             for el, corr in entry["ph_correlation_entries"].items():

@@ -76,8 +76,9 @@ def parse_yaml(text: str, name: str = "config") -> dict:
     """YAML text -> mapping, with the alias, depth and duplicate-key checks."""
     import yaml
 
-    loader = _loader_class()(text)
+    loader = None
     try:
+        loader = _loader_class()(text)      # the reader refuses control characters here already
         node = loader.get_single_node()
         if node is None:
             raise ConfigError("", f"{name}: empty; expected a YAML mapping")
@@ -92,7 +93,8 @@ def parse_yaml(text: str, name: str = "config") -> dict:
         raise ConfigError("", f"{name}: nested too deeply; expected a config at most "
                               f"{limit('max_yaml_depth')} levels deep") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, Mapping):
         raise ConfigError("", f"{name}: expected a YAML mapping at the top level, got {type(data).__name__}")
     return data

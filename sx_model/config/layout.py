@@ -57,7 +57,8 @@ def build_cascade(data: Mapping) -> Cascade:
                                                     "strip liquor (else the metal extracted can never "
                                                     "leave the loop); expected e.g. '6 mol/L'")
     links, anchors, end_outlets = _layout(by_name, loop)
-    outlets, keys = _read_products(data.get("products") or {}, components, end_outlets, by_name)
+    products = data.get("products")
+    outlets, keys = _read_products({} if products is None else products, components, end_outlets, by_name)
     circuit = Circuit(components=components, sections=sections, inlets=inlets, outlets=outlets,
                       links=links, flow_anchors=anchors, charges=charges,
                       molar_masses=tuple(table[c].molar_mass for c in components),
