@@ -26,7 +26,8 @@ named strategies of :attr:`SteadyOptions.strategies` in turn until one converges
     The model's own path from an easier problem (separation factors beta^t with a moving half-loading;
     the extractant concentration for the cation-exchange models), tangent predictor, Newton corrector.
 ``pseudo-transient``
-    Pseudo-transient continuation from where the homotopy stopped and from each start.
+    Pseudo-transient continuation: from the coarser cascade's profile (with Newton tried every few
+    steps), then from where the homotopy stopped and from each start.
 
 A failed solve raises :class:`~sx_model.errors.ConvergenceError` carrying the best iterate
 (concentrations of both phases) and diagnostics (residual, worst stage and equation, strategies tried).
@@ -473,8 +474,17 @@ def _pseudo_transient_from_starts(run):
     """Pseudo-transient from where the homotopy stopped, then from each start, the plain substitution
     start first: where the organic cannot be saturated (capacity above the metal fed), the saturated
     start is far from the steady state."""
+    options = run.options
+    coarse = getattr(run, "coarse_start", None)
+    if coarse is not None and not run.system.model.internal_count:
+        # the coarser cascade's profile, walked in pseudo time with Newton tried on the way
+        u, res, ok = run.pseudo_transient(run.system.project(coarse), max_iter=options.warm_pseudo_transient_steps,
+                                          dt=options.warm_pseudo_time_step, newton_every=options.newton_try_every)
+        if ok:
+            return u, res, "pseudo-transient (from a coarser cascade)"
+        run.keep(u, res)
     for u0 in run.path_end + list(reversed(list(run.starts()))):
-        u, res, ok = run.pseudo_transient(u0, max_iter=run.options.pseudo_transient_steps)
+        u, res, ok = run.pseudo_transient(u0, max_iter=options.pseudo_transient_steps)
         if ok:
             return u, res, "pseudo-transient"
         run.keep(u, res)
