@@ -125,6 +125,10 @@ def design(cascade, targets: Targets, *, name=None, executor=None) -> DesignResu
     """
     problem = TwoProductProblem(cascade)
     pa, pb, sc = problem.shortcut(targets)
+    if max(sc.extraction_stages, sc.scrub_stages) > MAX_SECTION_STAGES:
+        raise InfeasibleDesign(f"the theory's design needs {sc.extraction_stages} + {sc.scrub_stages} stages "
+                               f"for these targets (beta {problem.beta:.4g}); more than "
+                               f"{MAX_SECTION_STAGES} stages per section are not searched")
     checker = Checker(problem, targets, pa, pb, executor=executor)
     first = checker.simulate(sc.extraction_stages, sc.scrub_stages, sc.s, sc.w)
     if first is None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..theory import (InfeasibleDesign, minimum_reflux, mixed_extraction_ratios, organic_product_fraction,
                       purification_factors, stage_counts)
-from .design import Checker
+from .design import MAX_SECTION_STAGES, Checker
 from .problem import Targets, TwoProductProblem
 
 #: Reflux grid, multiples of the minimum reflux W_min [-].
@@ -139,6 +139,9 @@ class _Search:
             n_real, m_real = stage_counts(problem.beta, a, b, *mixed_extraction_ratios(s, w, problem.feed_phase))
         except InfeasibleDesign:
             return None
+        most = min(MAX_SECTION_STAGES, self.max_stages or MAX_SECTION_STAGES)
+        if max(n_real, m_real) > most or (self.max_stages is not None and n_real + m_real > self.max_stages):
+            return None     # more stages than will be searched: not a candidate
         n, m, s, w, _, met, _ = self.checker.search(max(1, math.ceil(n_real)), max(1, math.ceil(m_real)),
                                                     s, w, move_reflux=False)
         if not met or (self.max_stages is not None and n + m > self.max_stages):
@@ -213,8 +216,9 @@ def optimize(cascade, targets: Targets, *, max_stages=None, reflux_multiples=REF
     search = _Search(cascade, targets, max_stages, executor)
     candidates = [c for c in (search.evaluate(k * search.w_min) for k in reflux_multiples) if c is not None]
     if not candidates:
-        raise InfeasibleDesign("no reflux on the grid gives a design that meets the targets"
-                               + (f" within {max_stages} stages" if max_stages else ""))
+        raise InfeasibleDesign("no reflux on the grid gives a design that meets the targets within "
+                               + (f"{max_stages} stages" if max_stages else
+                                  f"{MAX_SECTION_STAGES} stages per section"))
     best = search.golden(min(candidates, key=lambda c: c.usd_per_kg), reflux_multiples, candidates)
     best, checked = search.neighbours(best, candidates)
     unique = {(c.n, c.m, round(c.w, 10)): c for c in candidates}
