@@ -439,14 +439,19 @@ def _stage_continuation(run):
         label = "pseudo-transient (from a coarser cascade)"
     warm = run.warm
     first = next(iter(run.starts()))
-    if warm is not None:
-        u, res, ok = run.pseudo_transient(run.system.project(warm), max_iter=options.warm_pseudo_transient_steps,
-                                          dt=options.warm_pseudo_time_step, newton_every=options.newton_try_every)
-    else:
+    if warm is None:
         u, res, ok = run.pseudo_transient(first, max_iter=options.pseudo_transient_steps)
-    if ok:
-        return u, res, label
-    if warm is not None:   # the coarse path led astray: the battery's own start-up path
+        if ok:
+            return u, res, label
+    else:
+        # from the warm start, first with long pseudo-time steps, then (if they lead astray) with
+        # steps ten times shorter
+        for dt in (options.warm_pseudo_time_step, 0.1 * options.warm_pseudo_time_step):
+            u, res, ok = run.pseudo_transient(run.system.project(warm), max_iter=options.warm_pseudo_transient_steps,
+                                              dt=dt, newton_every=options.newton_try_every)
+            if ok:
+                return u, res, label
+        # the coarse path led astray: the battery's own start-up path
         u, res, ok = run.pseudo_transient(first, max_iter=options.pseudo_transient_steps)
         if ok:
             return u, res, "pseudo-transient"
