@@ -404,7 +404,11 @@ def _warm_newton(run):
 
 
 def _newton_from_starts(run):
-    """Newton from each substitution start."""
+    """Newton from each substitution start (skipped for acidity-driven models when a coarser
+    cascade's solution is at hand: from the substitution start Newton rarely converges for them, and
+    at hundreds of stages the failed attempt costs as much as the pseudo-transient path)."""
+    if run.system.model.internal_count and run.initial is None and run.coarse() is not None:
+        return None
     return _first_newton(run, run.starts(), "newton")
 
 
