@@ -16,7 +16,8 @@ named strategies of :attr:`SteadyOptions.strategies` in turn until one converges
 ``newton``
     Newton (analytic sparse Jacobian, SuperLU, Armijo line search with a watchdog) from successive
     substitution on the distribution ratios (the classical K-value method, with the total metal level
-    of each stage from the total balance for models that saturate the organic).
+    of each stage from the total balance for models that saturate the organic). Skipped for the
+    acidity-driven models when a coarser cascade's solution is at hand.
 ``stage continuation``
     For models with internal unknowns (the acidity-driven ones): pseudo-transient continuation
     (implicit-Euler steps of the stage holdups, the battery coming on stream) from the warm start or
