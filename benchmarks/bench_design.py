@@ -61,6 +61,22 @@ def main(argv=None):
     print(f"optimize (= pareto) Pr/Nd 99.9 %/99.9 %: {t_opt:.3f} s, {best.solves} solves, "
           f"{best.solves / t_opt:.0f} solves/s; cheapest n = {best.best.n}, m = {best.best.m}, "
           f"{best.best.usd_per_kg:.4f} USD/kg; {len(best.front)} designs on the front")
+    parallel_sweep(config, list(range(10, 210)))
+
+
+def parallel_sweep(config, counts):
+    """A 200-point sweep on 2 local processes against the serial run in the same process."""
+    from sx_model.studies.executors import ProcessExecutor
+
+    vary = {"sections.scrub.stages": counts}
+    start = time.perf_counter()
+    sx_model.sweep(config, vary, progress=False)
+    t_serial = time.perf_counter() - start
+    start = time.perf_counter()
+    sx_model.sweep(config, vary, progress=False, executor=ProcessExecutor(workers=2))
+    t_pool = time.perf_counter() - start
+    print(f"{len(counts)}-point sweep, serial {t_serial:.2f} s, 2 processes {t_pool:.2f} s "
+          f"(including their start-up): {t_serial / t_pool:.2f}x")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ _LAZY = {
     "optimize": ("sx_model.api", "optimize"),
     "pareto": ("sx_model.api", "pareto"),
     "SerialExecutor": ("sx_model.studies.executors", "SerialExecutor"),
+    "ProcessExecutor": ("sx_model.studies.executors", "ProcessExecutor"),
     "Cascade": ("sx_model.cascade", "Cascade"),
     "SteadyResult": ("sx_model.results", "SteadyResult"),
     "ConfigError": ("sx_model.errors", "ConfigError"),

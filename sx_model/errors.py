@@ -26,6 +26,9 @@ class ConfigError(SxModelError, ValueError):
         self.message = message
         super().__init__(f"{key}: {message}" if key else message)
 
+    def __reduce__(self):          # picklable, so that errors travel back from worker processes
+        return (type(self), (self.key, self.message))
+
 
 class ConvergenceError(SxModelError, RuntimeError):
     """The solver did not converge; carries diagnostics, never a result.
@@ -55,6 +58,17 @@ class ConvergenceError(SxModelError, RuntimeError):
         self.iterations = iterations
         self.best_iterate = best_iterate
         self.diagnostics = dict(diagnostics or {})
+        self._message = message
         detail = (f" (scaled residual {residual_norm:.3g} at stage {worst_stage}, "
                   f"{worst_component}; {iterations} iterations)") if worst_stage else ""
         super().__init__(message + detail)
+
+    def __reduce__(self):          # picklable, so that errors travel back from worker processes
+        return (_convergence_error, (self._message, self.residual_norm, self.worst_stage, self.worst_component,
+                                     self.iterations, self.best_iterate, self.diagnostics))
+
+
+def _convergence_error(message, residual_norm, worst_stage, worst_component, iterations, best, diagnostics):
+    return ConvergenceError(message, residual_norm=residual_norm, worst_stage=worst_stage,
+                            worst_component=worst_component, iterations=iterations, best_iterate=best,
+                            diagnostics=diagnostics)

@@ -97,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     swp.add_argument("--vary", action="append", required=True, metavar="KEY=SPEC",
                      help="dotted config path and values: start:stop[:step] [unit] (stop included) or "
                           "a comma list; repeat for a grid")
+    swp.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="solve on N local processes (contiguous chunks, warm starts within each; "
+                          "default 1: in order in this process)")
     crv = _command(sub, "curve", "best purity against total stage count (best split, design flows)",
                    f"{example} --stages 30:90:10 {targets}", TWO_PRODUCTS,
                    "write impurity of each product against total stage count")

@@ -36,6 +36,21 @@ def variables(cascade, specs):
     return out
 
 
+def executor(args):
+    """The executor ``--workers`` asks for (None: the default serial one)."""
+    import os
+
+    workers = getattr(args, "workers", 1)
+    most = 4 * (os.cpu_count() or 1)
+    if not isinstance(workers, int) or not 1 <= workers <= most:
+        raise ConfigError("--workers", f"{workers!r}; expected a whole number from 1 to {most}")
+    if workers == 1:
+        return None
+    from ..studies.executors import ProcessExecutor
+
+    return ProcessExecutor(workers=workers)
+
+
 def report_failures(results) -> int:
     """Exit code of a finished sweep: 0 if any point solved (failed points listed in a warning),
     1 if every point failed."""
@@ -54,7 +69,7 @@ def main(args) -> int:
 
     outputs, paths = output.plan(args, FILES, inputs=[args.config])
     cascade = output.load(args.config)
-    result = sweep(cascade, variables(cascade, args.vary))
+    result = sweep(cascade, variables(cascade, args.vary), executor=executor(args))
     code = report_failures([result])
     files = {"sweep.json": output.dumps(result.to_dict()), "sweep.csv": result.to_csv()}
     if code:
