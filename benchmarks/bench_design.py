@@ -66,6 +66,7 @@ def main(argv=None):
 
 def parallel_sweep(config, counts):
     """A 200-point sweep on 2 local processes against the serial run in the same process."""
+    import sx_model
     from sx_model.studies.executors import ProcessExecutor
 
     vary = {"sections.scrub.stages": counts}

@@ -99,7 +99,9 @@ class ProcessExecutor:
         from concurrent.futures import ProcessPoolExecutor as Pool
         import multiprocessing
 
-        context = multiprocessing.get_context("spawn")
+        # fork where there is one: workers start without importing numpy and scipy again
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         with Pool(max_workers=len(chunks), mp_context=context) as pool:
             for outcomes in pool.map(_solve_chunk, [(c, self.warm, self.options) for c in chunks]):
                 yield from outcomes
