@@ -183,7 +183,7 @@ class SteadyResult:
 
     def to_json(self, **kwargs) -> str:
         """Strict JSON (non-finite numbers, which JSON cannot hold, written as null)."""
-        return json.dumps(_finite(self.to_dict()), allow_nan=False, **kwargs)
+        return json.dumps(finite(self.to_dict()), allow_nan=False, **kwargs)
 
     def profile_rows(self, units: str = "si") -> list:
         """Stage profile as plain rows (dicts): stage, section, flows, concentrations of both phases
@@ -229,11 +229,11 @@ class SteadyResult:
 
     def to_csv(self, units: str = "si") -> str:
         """Stage profile as a tidy CSV (one header, plain numbers; see :meth:`profile_rows`)."""
-        return _csv(self.profile_rows(units))
+        return tidy_csv(self.profile_rows(units))
 
     def products_csv(self, units: str = "si") -> str:
         """Products as a tidy CSV, one row per product (see :meth:`product_rows`)."""
-        return _csv(self.product_rows(units))
+        return tidy_csv(self.product_rows(units))
 
     def to_frame(self, units: str = "si"):
         """Stage profile as a pandas DataFrame indexed by stage (pandas: ``pip install sx_model[tables]``)."""
@@ -259,10 +259,13 @@ def _check_units(units):
     return units
 
 
-def _csv(rows) -> str:
+def tidy_csv(rows) -> str:
+    """Rows (dicts) as CSV: one header (the union of the rows' keys, in order of appearance), plain
+    numbers (floats with every digit), empty cells for None and missing keys."""
     buf = io.StringIO()
     if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        fields = list(dict.fromkeys(k for row in rows for k in row))
+        writer = csv.DictWriter(buf, fieldnames=fields, restval="", lineterminator="\n")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: "" if v is None else repr(v) if isinstance(v, float) else v
@@ -270,14 +273,17 @@ def _csv(rows) -> str:
     return buf.getvalue()
 
 
-def _finite(value):
-    """Copy of plain data with non-finite floats replaced by None."""
+def finite(value):
+    """JSON-safe copy of plain data: non-finite floats become None (JSON has no Infinity or NaN),
+    tuples and numpy arrays lists, keys text."""
     if isinstance(value, float):
         return value if np.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return {str(k): finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if hasattr(value, "tolist"):
+        return finite(value.tolist())
     return value
 
 

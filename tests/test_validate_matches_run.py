@@ -71,3 +71,15 @@ def test_saponification_beyond_chloride(capsys, tmp_path):
     validate, run = verdicts(capsys, tmp_path, data)
     assert validate == run
     assert validate[0] == 2 and "saponification" in validate[1]
+
+
+def test_a_swept_value_is_refused_as_the_same_value_in_a_config(base_config):
+    """Edits made on the cascade object are checked as a loaded config is: same message."""
+    import sx_model
+
+    data = chem.mutate(copy.deepcopy(base_config), {("streams", "scrub", "acid"): "400 mol/L"})
+    with pytest.raises(sx_model.ConfigError) as loaded:
+        sx_model.load_config(data)
+    swept = sx_model.sweep(base_config, {"streams.scrub.acid": ["400 mol/L", "4 mol/L"]}, progress=False)
+    assert [p["ok"] for p in swept.points] == [False, True]
+    assert swept.points[0]["error"] == str(loaded.value)

@@ -25,42 +25,24 @@ def main(args) -> int:
         return _sweeps(args, outputs, paths, cascades)
     from ..solvers.steady import solve
 
+    from ..results import tidy_csv
+
     rows, data = [], {}
     for label, cascade in cascades:
         result = solve(cascade)
         data[label] = result.to_dict()
-        rows += [(label, result.stages, name, p.purity, p.recovery) for name, p in result.products.items()]
+        rows += [{"config": label, "stages": result.stages, "product": name, "purity": p.purity,
+                  "recovery": p.recovery} for name, p in result.products.items()]
     lines = [f"{'config':<28} {'stages':>6} {'product':<18} {'purity':>12} {'recovery':>12}"]
-    csv_lines = ["config,stages,product,purity,recovery"]
-    for cfg, n, name, pur, rec in rows:
-        lines.append(f"{cfg:<28} {n:>6} {name:<18} {_fmt(pur):>12} {_fmt(rec):>12}")
-        csv_lines.append(f"{_csv(cfg)},{n},{name},{'' if pur is None else repr(pur)},"
-                         f"{'' if rec is None else repr(rec)}")
-    files = {"compare.json": output.dumps(data), "compare.csv": "\n".join(csv_lines) + "\n"}
+    lines += [f"{r['config']:<28} {r['stages']:>6} {r['product']:<18} {_fmt(r['purity']):>12} "
+              f"{_fmt(r['recovery']):>12}" for r in rows]
+    files = {"compare.json": output.dumps(data), "compare.csv": tidy_csv(rows)}
     output.finish(args, outputs, paths, files, "compare.json", "compare.csv", lambda: "\n".join(lines))
     return 0
 
 
-def _table_csv(rows):
-    """One tidy CSV over rows whose columns may differ (products of different configs)."""
-    import csv
-    import io
-
-    fields = list(dict.fromkeys(k for row in rows for k in row))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, restval="", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else repr(v) if isinstance(v, float) else v for k, v in row.items()})
-    return buf.getvalue()
-
-
 def _fmt(value):
     return "-" if value is None else f"{value:.8f}"
-
-
-def _csv(text):
-    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
 def _sweeps(args, outputs, paths, cascades):
@@ -69,7 +51,9 @@ def _sweeps(args, outputs, paths, cascades):
     prepared = [(label, cascade, variables(cascade, args.vary)) for label, cascade in cascades]
     sweeps = [(label, sweep(cascade, triples)) for label, cascade, triples in prepared]
     code = report_failures([s for _, s in sweeps])
-    csv_text = _table_csv([{"config": label, **row} for label, s in sweeps for row in s.rows()])
+    from ..results import tidy_csv
+
+    csv_text = tidy_csv([{"config": label, **row} for label, s in sweeps for row in s.rows()])
     files = {"compare.json": output.dumps({label: s.to_dict() for label, s in sweeps}), "compare.csv": csv_text}
     table = lambda: "\n\n".join(s.table() for _, s in sweeps)  # noqa: E731
     if code:

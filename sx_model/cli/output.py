@@ -13,7 +13,6 @@ The contract:
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import tempfile
@@ -228,19 +227,8 @@ def targets(args, cascade):
     return Targets(pa, pb, ra, rb)
 
 
-def plain(value):
-    """JSON-safe copy: non-finite floats become None (JSON has no Infinity or NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if hasattr(value, "tolist"):
-        return plain(value.tolist())
-    return value
-
-
 def dumps(data) -> str:
     """Strict JSON text (no NaN or Infinity)."""
-    return json.dumps(plain(data), indent=2, allow_nan=False, default=float) + "\n"
+    from ..results import finite
+
+    return json.dumps(finite(data), indent=2, allow_nan=False, default=float) + "\n"

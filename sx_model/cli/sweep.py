@@ -31,7 +31,7 @@ def variables(cascade, specs):
     for path, values in parsed:
         apply = variable(path, cascade)
         for value in values:
-            apply(cascade, value).check()    # as load_config checks a config (some edits skip it)
+            apply(cascade, value)
         out.append((path, values, apply))
     return out
 

@@ -82,7 +82,22 @@ def set_path(config: dict, path: str, value):
 
 def variable(path: str, cascade):
     """``apply(cascade, value) -> cascade`` for a dotted config path of ``cascade`` (ConfigError if the
-    cascade has no such key)."""
+    cascade has no such key). The edited cascade is checked as a loaded config is
+    (:meth:`~sx_model.cascade.Cascade.check`), so a value is refused exactly when the same value
+    written in the config would be."""
+    edit = _edit(path, cascade)
+    if edit is None:
+        return _through_config(path)      # build_cascade checks it
+
+    def apply(c, value):
+        edited = edit(c, value)
+        edited.check()
+        return edited
+    return apply
+
+
+def _edit(path, cascade):
+    """The direct edit of ``path`` on a cascade, or None for paths changed through the config."""
     keys = path.split(".")
     sections = {s.name for s in cascade.circuit.sections}
     streams = {i.name for i in cascade.circuit.inlets} | {"organic"}
@@ -110,7 +125,7 @@ def variable(path: str, cascade):
             return c.replace(concentrations={keys[1]: {keys[3]: concentration(value, path)}})
         return conc
     set_path(copy.deepcopy(cascade.to_config()), path, None)   # the path must exist
-    return _through_config(path)
+    return None
 
 
 def _through_config(path):

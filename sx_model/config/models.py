@@ -43,7 +43,7 @@ def _log10(raw, sub, what="log10 K"):
     return v.number(raw, sub, minimum=low, maximum=high, what=f"{what} (a number from {low:g} to {high:g})")
 
 
-def _si(value, unit):
+def si_text(value, unit):
     """An SI float written back with its unit (repr keeps every digit)."""
     return f"{float(value)!r} {unit}"
 
@@ -111,7 +111,7 @@ def _read_separation_factor(mapping, components, key, section_names, charges):
 
 def _write_separation_factor(model):
     return {"separation_factors": dict(zip(model.components, model.separation_factors.tolist())),
-            "capacity": _si(model.capacity, "mol/m**3"), "half_loading": _si(model.half_loading, "mol/m**3")}
+            "capacity": si_text(model.capacity, "mol/m**3"), "half_loading": si_text(model.half_loading, "mol/m**3")}
 
 
 # -- cation exchange: mass_action and ph_correlation ------------------------------------------------
@@ -291,7 +291,7 @@ def _read_ph_correlation(mapping, components, key, section_names, charges):
 
 
 def _write_extractant(model):
-    out = {"extractant": {"concentration": _si(model.extractant, "mol/m**3"),
+    out = {"extractant": {"concentration": si_text(model.extractant, "mol/m**3"),
                           "saponification": model.saponification, "base": model.base},
            "ph_validity": list(model.ph_validity)}
     if model.extractant_name is not None:
@@ -306,7 +306,7 @@ def _write_mass_action(model):
 def _write_ph_correlation(model):
     at = 0.5 * model.extractant / PER_LITRE
     correlations = {c: {"slope": float(a), "intercept": float(b + n * math.log10(at)),
-                        "extractant_order": float(n), "at": _si(model.extractant, "mol/m**3")}
+                        "extractant_order": float(n), "at": si_text(model.extractant, "mol/m**3")}
                     for c, a, b, n in zip(model.components, model.ph_slope, model.intercept,
                                           model.extractant_order)}
     return {"correlations": correlations, **_write_extractant(model)}

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 from ..circuit import AQUEOUS, ORGANIC
 from .layout import RESERVED_STREAMS
+from .models import si_text as _si
 from .models import write_model
-
-
-def _si(value, unit):
-    return f"{float(value)!r} {unit}"
 
 
 def to_config(cascade) -> dict:

@@ -333,13 +333,14 @@ class _Run:
         self.total = 0
         self.best = None
         self.warm = None
+        self.coarse_start = None      # the coarser cascade's profile on this cascade, once solved
         self.path_end = []
         self.tried = []
 
     def coarse(self):
         """The solution of the cascade with every section halved (computed once; None below
         ``coarsen_min_stages`` or if it fails); sets the warm start from it."""
-        if not hasattr(self, "_coarse"):
+        if not hasattr(self, "_coarse"):      # computed on first use only
             self._coarse = _coarse_solution(self.cascade, self.options)
             if self._coarse is not None:
                 self.total += self._coarse.iterations
@@ -485,7 +486,7 @@ def _pseudo_transient_from_starts(run):
     start first: where the organic cannot be saturated (capacity above the metal fed), the saturated
     start is far from the steady state."""
     options = run.options
-    coarse = getattr(run, "coarse_start", None)
+    coarse = run.coarse_start
     if coarse is not None and not run.system.model.internal_count:
         # the coarser cascade's profile, walked in pseudo time with Newton tried on the way
         u, res, ok = run.pseudo_transient(run.system.project(coarse), max_iter=options.warm_pseudo_transient_steps,

@@ -83,9 +83,9 @@ class SweepResult:
 
     def to_csv(self):
         """Tidy CSV: one header, one row per point, plain numbers (see :meth:`rows`)."""
-        from ..results import _csv
+        from ..results import tidy_csv
 
-        return _csv(self.rows())
+        return tidy_csv(self.rows())
 
     def to_frame(self):
         """The rows as a pandas DataFrame (pandas is an optional extra: ``pip install sx_model[tables]``)."""
