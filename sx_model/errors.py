@@ -68,6 +68,26 @@ class ConvergenceError(SxModelError, RuntimeError):
                                      self.iterations, self.best_iterate, self.diagnostics))
 
 
+class IllPosedCascade(ConvergenceError):
+    """The cascade's steady state is not determined by its inputs to working precision.
+
+    Raised when the cascade sits on the material-balance edge (the organic leaves loaded with exactly
+    the extractable share of the feed): a change of the organic flow by a millionth of itself moves the
+    composition front between the sections by many stages. ``diagnostics["edge"]`` holds the probe:
+    the relative flow change, how many stages moved, and the products' purities on both sides.
+    """
+
+    def __reduce__(self):
+        return (_ill_posed, (self._message, self.residual_norm, self.worst_stage, self.worst_component,
+                             self.iterations, self.best_iterate, self.diagnostics))
+
+
+def _ill_posed(message, residual_norm, worst_stage, worst_component, iterations, best, diagnostics):
+    return IllPosedCascade(message, residual_norm=residual_norm, worst_stage=worst_stage,
+                           worst_component=worst_component, iterations=iterations, best_iterate=best,
+                           diagnostics=diagnostics)
+
+
 def _convergence_error(message, residual_norm, worst_stage, worst_component, iterations, best, diagnostics):
     return ConvergenceError(message, residual_norm=residual_norm, worst_stage=worst_stage,
                             worst_component=worst_component, iterations=iterations, best_iterate=best,

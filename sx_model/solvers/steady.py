@@ -44,7 +44,7 @@ import scipy.sparse.linalg as spla
 
 from ..cascade import Cascade
 from ..circuit import AQUEOUS, ORGANIC
-from ..errors import ConfigError, ConvergenceError
+from ..errors import ConfigError, ConvergenceError, IllPosedCascade
 from .equations import Network, make_system
 
 #: Scaled residual (max norm) at which Newton stops by default [-].
@@ -102,7 +102,7 @@ class SteadyOptions:
     warm_max_iter: int = 15
     stall_tol: float = 1e-9
     strategies: tuple = ("warm newton", "coarse newton", "newton", "stage continuation", "homotopy",
-                         "pseudo-transient")
+                         "edge check", "pseudo-transient")
     pseudo_transient_steps: int = 1500
     warm_pseudo_transient_steps: int = 400
     newton_try_every: int = 5
@@ -502,8 +502,60 @@ def _pseudo_transient_from_starts(run):
     return None
 
 
+def _edge_check(run):
+    """Cascades that saturate the organic: is the steady state determined by the inputs at all?
+
+    Right on the material-balance edge (the organic product carries exactly the extractable share of
+    the feed) with long sections, the two sections pinch on either side of the feed and the front
+    between them can sit almost anywhere: its place depends on the flows' digits beyond the eighth,
+    Newton stalls and the fallbacks spend minutes. Probe: solve (Newton only) with every organic inlet
+    flow changed by -EDGE_PROBE and +EDGE_PROBE of itself; if both converge and the stage compositions
+    differ by more than EDGE_JUMP somewhere, the cascade is ill-posed: say so (raise
+    :class:`IllPosedCascade`, with the products on both sides) instead of searching further.
+    """
+    system, cascade = run.system, run.cascade
+    if system.model.internal_count or system.model.saturation_loading(run.params) is None:
+        return None
+    organic = {i.name: i.flow for i in cascade.circuit.inlets if i.phase == ORGANIC and i.flow > 0}
+    if not organic:
+        return None
+    probe_options = replace(run.options, strategies=("coarse newton", "newton"))
+    sides = []
+    for sign in (-1.0, 1.0):
+        try:
+            shifted = cascade.replace(flows={k: f * (1.0 + sign * EDGE_PROBE) for k, f in organic.items()})
+            sides.append(solve(shifted, options=probe_options))
+        except (ConvergenceError, ConfigError):
+            return None
+    run.total += sum(r.iterations for r in sides)
+    fractions = [r.aqueous / np.maximum(r.aqueous.sum(axis=1, keepdims=True), 1e-300) for r in sides]
+    jump = np.max(np.abs(fractions[1] - fractions[0]), axis=1)
+    moved = int(np.count_nonzero(jump > EDGE_JUMP))
+    if not moved:
+        return None
+    low, high = sides
+    products = {name: (low.products[name].purity, high.products[name].purity) for name in low.products}
+    shown = "; ".join(f"{name} purity {a:.6g} to {b:.6g}" for name, (a, b) in products.items())
+    raise IllPosedCascade(
+        f"steady state of {cascade.name!r} is not determined by its inputs: the cascade sits on the "
+        f"material-balance edge (organic product = extractable share of the feed), where changing the "
+        f"organic flow by {EDGE_PROBE:g} of itself moves the composition of {moved} stages by up to "
+        f"{float(jump.max()):.0%} (products stay close: {shown}); move the organic or scrub flow off "
+        f"the edge by 1e-4 of itself or more",
+        iterations=run.total,
+        diagnostics={"strategies": list(run.tried) + ["edge check"],
+                     "edge": {"flow_change": EDGE_PROBE, "stages_moved": moved,
+                              "largest_change": float(jump.max()), "purities": products}})
+
+
+#: Relative change of the organic flows in the edge probe, and the change of a stage's composition
+#: (mole fraction) that counts as the front having moved.
+EDGE_PROBE = 1e-5
+EDGE_JUMP = 0.1
+
 #: Strategy name -> function(run) returning (u, res, label) or None.
 STRATEGIES = {"warm newton": _warm_newton, "coarse newton": _coarse_newton, "newton": _newton_from_starts,
+              "edge check": _edge_check,
               "stage continuation": _stage_continuation, "homotopy": _homotopy,
               "pseudo-transient": _pseudo_transient_from_starts}
 
@@ -516,6 +568,8 @@ def _coarse_solution(cascade, options):
         return None
     try:
         return solve(cascade.coarsened(), options=options)
+    except IllPosedCascade:
+        raise          # the edge is a property of the flows, not of the stage count
     except (ConvergenceError, ConfigError):
         return None
 
