@@ -23,6 +23,8 @@ _LAZY = {
     "sweep": ("sx_model.api", "sweep"),
     "optimize": ("sx_model.api", "optimize"),
     "pareto": ("sx_model.api", "pareto"),
+    "sensitivity": ("sx_model.api", "sensitivity"),
+    "IllPosedCascade": ("sx_model.errors", "IllPosedCascade"),
     "SerialExecutor": ("sx_model.studies.executors", "SerialExecutor"),
     "ProcessExecutor": ("sx_model.studies.executors", "ProcessExecutor"),
     "Cascade": ("sx_model.cascade", "Cascade"),

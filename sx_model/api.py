@@ -52,3 +52,10 @@ def sweep(config, vary, *, executor=None, progress=None):
     triples = [item if len(item) == 3 else (item[0], list(item[1]), variable(item[0], cascade))
                for item in items]
     return run(cascade, triples, executor=executor, progress=progress)
+
+
+def sensitivity(config, inputs=None, *, result=None):
+    """:func:`sx_model.studies.sensitivity.sensitivity` on a Cascade, a config path or a mapping."""
+    from .studies.sensitivity import sensitivity as run
+
+    return run(_cascade(config), inputs, result=result)

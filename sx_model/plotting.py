@@ -696,3 +696,30 @@ def plot_pareto(result, path=None):
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _finish(fig, [(ax, "total stages n + m [-]", "cost [USD/kg oxide product]", result.name)], path)
+
+
+# ----------------------------------------------------------------------------------------------
+# sensitivities and uncertainty
+
+
+def tornado_plot(sens, output=None, path=None, top=15):
+    """Tornado chart: elasticity of one output (default: the first) to each input, largest first.
+
+    ``sens`` is a :class:`~sx_model.studies.sensitivity.Sensitivity`; bars show the % change of the
+    output per % change of the input (at most ``top`` inputs)."""
+    plt = _pyplot()
+    output = sens.outputs[0] if output is None else output
+    if output not in sens.outputs:
+        raise ValueError(f"no output {output!r}; expected one of {', '.join(sens.outputs)}")
+    row = sens.elasticity[sens.outputs.index(output)]
+    order = [j for j in sorted(range(len(sens.inputs)), key=lambda j: -abs(row[j]) if math.isfinite(row[j])
+                               else 0.0)][:top]
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(order) + 1.6))
+    values = [row[j] for j in order][::-1]
+    labels = [sens.inputs[j] for j in order][::-1]
+    colours = ["tab:red" if v < 0 else "tab:blue" for v in values]
+    ax.barh(range(len(values)), values, color=colours)
+    ax.set_yticks(range(len(values)), labels, fontsize=8)
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    return _finish(fig, [(ax, f"elasticity of {output} [% per % of the input]", None,
+                          f"{sens.name}: sensitivity of {output}")], path, legend=False)

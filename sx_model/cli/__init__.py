@@ -14,7 +14,8 @@ import sys
 
 #: Command -> module of sx_model.cli that runs it.
 COMMANDS = {"run": "run", "validate": "validate", "design": "design", "sweep": "sweep", "curve": "curve",
-            "compare": "compare", "optimize": "optimize", "pareto": "optimize", "systems": "systems"}
+            "compare": "compare", "optimize": "optimize", "pareto": "optimize", "systems": "systems",
+            "sensitivity": "sensitivity"}
 
 EXAMPLES = """examples:
   sx-model run configs/prnd_p507.yaml
@@ -26,6 +27,7 @@ EXAMPLES = """examples:
   sx-model compare configs/prnd_p507.yaml other.yaml --vary "streams.organic.flow=40:50:1 L/min"
   sx-model optimize configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999
   sx-model pareto configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999 --plot f.png
+  sx-model sensitivity configs/prnd_p507.yaml --plot tornado.png
 """
 
 
@@ -114,6 +116,15 @@ def _parser() -> argparse.ArgumentParser:
         _targets_option(opt, max_stages=True)
         if name == "optimize":
             opt.add_argument("--write", metavar="FILE", help="write the cheapest design as a YAML config")
+    sen = _command(sub, "sensitivity", "derivatives of product purity, recovery and cost with respect to the "
+                   "inputs (implicit function theorem at the converged state)",
+                   f"{example} --input streams.organic.flow --plot tornado.png",
+                   plot_help="write a tornado chart of the elasticities of one output (--output)")
+    sen.add_argument("--input", action="append", metavar="PATH",
+                     help="dotted config path of a continuous input (repeat; default: every numeric input "
+                          "of the chemistry, streams and sections)")
+    sen.add_argument("--output", metavar="NAME",
+                     help="output of the tornado chart, e.g. raffinate.purity (default: the first)")
     _compare_and_systems(sub)
     return parser
 

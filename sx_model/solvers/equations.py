@@ -230,6 +230,9 @@ class BlockSystem:
         self.ix = index[:, :c]
         self.iy = index[:, c:2 * c] if self.murphree else None
         self.iw = index[:, nc:]
+        #: Positions of the scaled concentrations in u (x, and y where it is an unknown).
+        self.concentration_index = (np.concatenate([self.ix.ravel(), self.iy.ravel()]) if self.murphree
+                                    else self.ix.ravel())
         self.lower = np.zeros(self.size)
         self.lower[self.iw.ravel()] = -np.inf
         self.org_loads = np.zeros((n, c))
