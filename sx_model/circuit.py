@@ -192,6 +192,20 @@ class Circuit:
         (no bleed) has its circulating flow fixed by ``flow_anchors``, whose row replaces that stage's
         balance.
         """
+        # Computed once per distinct layout and inlet flows (cascade edits, checks, warnings and the
+        # solver all ask for them; the key is cheap next to the sparse solve).
+        key = (tuple((i.phase, i.stage, i.flow) for i in self.inlets),
+               tuple((o.phase, o.stage, o.fraction) for o in self.outlets),
+               tuple(self.links[p].tobytes() for p in PHASES), tuple(sorted(self.flow_anchors.items())),
+               self.stage_count)
+        cached = getattr(self, "_flows_cache", None)
+        if cached is not None and cached[0] == key:
+            return {p: v.copy() for p, v in cached[1].items()}
+        flows = self._solve_phase_flows()
+        self._flows_cache = (key, {p: v.copy() for p, v in flows.items()})
+        return flows
+
+    def _solve_phase_flows(self) -> dict:
         import scipy.sparse as sp
         import scipy.sparse.linalg as spla
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
+
 #: Lowest concentration drawn on the profile axes, relative to the largest concentration [-] (the
 #: axes start at the decade of the smallest concentration when that is higher).
 CONCENTRATION_FLOOR = 1e-9
@@ -723,3 +725,37 @@ def tornado_plot(sens, output=None, path=None, top=15):
     ax.axvline(0.0, color="black", linewidth=0.8)
     return _finish(fig, [(ax, f"elasticity of {output} [% per % of the input]", None,
                           f"{sens.name}: sensitivity of {output}")], path, legend=False)
+
+
+def uncertainty_plot(study, output=None, path=None):
+    """Monte Carlo study: histogram of one output (default: the first) with the nominal value and the
+    target marked, and the inputs' rank correlations with it (tornado)."""
+    plt = _pyplot()
+    output = study.outputs[0] if output is None else output
+    if output not in study.outputs:
+        raise ValueError(f"no output {output!r}; expected one of {', '.join(study.outputs)}")
+    k = study.outputs.index(output)
+    values = study.samples[study.ok, k]
+    values = values[np.isfinite(values)]
+    fig, (hist, bars) = plt.subplots(1, 2, figsize=(11, 4.2))
+    if values.size:
+        hist.hist(values, bins=min(50, max(5, int(math.sqrt(values.size)))), color="tab:blue", alpha=0.8)
+    nominal = study.nominal.get(output)
+    if nominal is not None:
+        hist.axvline(nominal, color="black", linestyle="--", label=f"nominal {nominal:.6g}")
+    product, _, quantity = output.partition(".")
+    target = study.targets.get(product)
+    if target is not None and quantity in ("purity", "recovery"):
+        level = target[0] if quantity == "purity" else target[1]
+        if level is not None:
+            hist.axvline(level, color="tab:red", label=f"target {level:g}")
+    rho = study.rank_correlations()[:, k]
+    order = sorted(range(len(study.spreads)), key=lambda i: abs(rho[i]) if math.isfinite(rho[i]) else -1.0)
+    bars.barh(range(len(order)), [rho[i] if math.isfinite(rho[i]) else 0.0 for i in order],
+              color=["tab:red" if rho[i] < 0 else "tab:blue" for i in order])
+    bars.set_yticks(range(len(order)), [study.spreads[i].path for i in order], fontsize=8)
+    bars.axvline(0.0, color="black", linewidth=0.8)
+    bars.set_xlim(-1, 1)
+    solved = int(study.ok.sum())
+    return _finish(fig, [(hist, output, "samples", f"{study.name}: {solved} of {study.count} samples solved"),
+                         (bars, f"rank correlation with {output}", None, "what drives it")], path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import json
 from dataclasses import dataclass, field
 
@@ -257,6 +258,20 @@ def _check_units(units):
     if units not in UNITS:
         raise ValueError(f"units {units!r}; expected one of {', '.join(UNITS)}")
     return units
+
+
+def key_outputs(result):
+    """(names, values) of a result's headline figures: purity and recovery of every keyed product
+    (``raffinate.purity``, ...) and, with a cost model, ``cost.per_kg_product``."""
+    names, values = [], []
+    for product in result.products.values():
+        if product.key:
+            names += [f"{product.name}.purity", f"{product.name}.recovery"]
+            values += [product.purity, product.recovery if product.recovery is not None else math.nan]
+    if result.cost is not None:
+        names.append("cost.per_kg_product")
+        values.append(float(result.cost.per_kg_product))
+    return names, values
 
 
 def tidy_csv(rows) -> str:

@@ -15,7 +15,7 @@ import sys
 #: Command -> module of sx_model.cli that runs it.
 COMMANDS = {"run": "run", "validate": "validate", "design": "design", "sweep": "sweep", "curve": "curve",
             "compare": "compare", "optimize": "optimize", "pareto": "optimize", "systems": "systems",
-            "sensitivity": "sensitivity"}
+            "sensitivity": "sensitivity", "uncertainty": "uncertainty"}
 
 EXAMPLES = """examples:
   sx-model run configs/prnd_p507.yaml
@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   sx-model optimize configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999
   sx-model pareto configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999 --plot f.png
   sx-model sensitivity configs/prnd_p507.yaml --plot tornado.png
+  sx-model uncertainty configs/prnd_p507_uncertain.yaml --samples 1000 --plot mc.png
 """
 
 
@@ -125,6 +126,19 @@ def _parser() -> argparse.ArgumentParser:
                           "of the chemistry, streams and sections)")
     sen.add_argument("--output", metavar="NAME",
                      help="output of the tornado chart, e.g. raffinate.purity (default: the first)")
+    unc = _command(sub, "uncertainty", "Monte Carlo over the input distributions of the config's uncertainty "
+                   "section: purity, recovery and cost percentiles, probability of meeting the targets",
+                   "configs/prnd_p507_uncertain.yaml --samples 1000 --plot mc.png",
+                   "YAML config with an uncertainty section",
+                   "write a histogram of one output (--output) and the inputs' rank correlations with it")
+    unc.add_argument("--samples", type=int, metavar="N", help="number of samples (default: the config's, else 200)")
+    unc.add_argument("--seed", type=int, metavar="S", help="random seed (default: the config's, else 0)")
+    unc.add_argument("--sampling", choices=("latin_hypercube", "random"),
+                     help="sampling design (default: the config's, else latin_hypercube)")
+    _targets_option(unc, required=False)
+    unc.add_argument("--output", metavar="NAME", help="output of the histogram, e.g. raffinate.purity")
+    unc.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="solve on N local processes (results identical to one process)")
     _compare_and_systems(sub)
     return parser
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
+from ..errors import ConfigError
 from .files import read_yaml
 from .layout import RESERVED_STREAMS, build_cascade
 
@@ -32,6 +33,19 @@ def load_config(source):
     else:
         data = read_yaml(source)
     return build_cascade(data)
+
+
+def load_uncertainty(source):
+    """(cascade, :class:`~sx_model.config.uncertainty.UncertaintySpec`) from a config file path or
+    mapping with an ``uncertainty:`` section (ConfigError if it has none or it is invalid)."""
+    from .uncertainty import read_uncertainty
+
+    data = copy.deepcopy(dict(source)) if isinstance(source, Mapping) else read_yaml(source)
+    cascade = build_cascade(data)
+    if "uncertainty" not in data:
+        raise ConfigError("uncertainty", "the config has no uncertainty section; expected one with "
+                                         "inputs and their distributions (see docs/config.md)")
+    return cascade, read_uncertainty(data["uncertainty"], cascade)
 
 
 def to_config(cascade) -> dict:

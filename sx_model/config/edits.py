@@ -80,14 +80,17 @@ def set_path(config: dict, path: str, value):
     node[keys[-1]] = value
 
 
-def variable(path: str, cascade):
+def variable(path: str, cascade, check: bool = True):
     """``apply(cascade, value) -> cascade`` for a dotted config path of ``cascade`` (ConfigError if the
     cascade has no such key). The edited cascade is checked as a loaded config is
     (:meth:`~sx_model.cascade.Cascade.check`), so a value is refused exactly when the same value
-    written in the config would be."""
+    written in the config would be. With ``check=False`` the value is still read with the config's
+    checks but the whole cascade is not (for several edits in a row: check the last one)."""
     edit = _edit(path, cascade)
     if edit is None:
         return _through_config(path)      # build_cascade checks it
+    if not check:
+        return edit
 
     def apply(c, value):
         edited = edit(c, value)
@@ -124,8 +127,34 @@ def _edit(path, cascade):
         def conc(c, value):
             return c.replace(concentrations={keys[1]: {keys[3]: concentration(value, path)}})
         return conc
+    per_element = _per_element_edit(keys, cascade, path)
+    if per_element is not None:
+        return per_element
     set_path(copy.deepcopy(cascade.to_config()), path, None)   # the path must exist
     return None
+
+
+def _per_element_edit(keys, cascade, path):
+    """Direct edits of the dimensionless per-element constants that map one to one onto a model
+    parameter (separation factors of separation_factor, D of constant_d), read with the config's own
+    checks; about a hundred times faster than going through the config (Monte Carlo edits them per
+    sample)."""
+    from .models import _beta, read_d
+
+    if len(keys) != 3 or keys[0] != "equilibrium" or keys[2] not in cascade.components:
+        return None
+    name, read = {("separation_factor", "separation_factors"): ("separation_factors", _beta),
+                  ("constant_d", "distribution"): ("distribution", read_d)}.get(
+        (cascade.model.name, keys[1]), (None, None))
+    if name is None:
+        return None
+    index = list(cascade.components).index(keys[2])
+
+    def edit(c, value):
+        values = list(c.model.parameters()[name])
+        values[index] = read(value, path)
+        return c.replace(**{name: values})
+    return edit
 
 
 def _through_config(path):

@@ -19,7 +19,7 @@ from . import checks as v
 from .models import read_model
 
 TOP_KEYS = frozenset({"name", "description", "components", "equilibrium", "sections", "streams",
-                      "products", "notes", "cost"})
+                      "products", "notes", "cost", "uncertainty"})
 SECTION_ORDER = ("extraction", "scrub", "strip")
 SECTION_KEYS = frozenset({"stages", "efficiency"})
 #: Reserved stream names and where they enter: (phase, section whose stage, "first" or "last").

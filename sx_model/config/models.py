@@ -50,11 +50,12 @@ def si_text(value, unit):
 
 # -- constant_d -------------------------------------------------------------------------------------
 
+def read_d(raw, sub):
+    return v.number(raw, sub, minimum=0.0, maximum=MAX_D, what=f"a distribution ratio D from 0 to {MAX_D:g} [-]")
+
+
 def _read_constant_d(mapping, components, key, section_names, charges):
     from ..equilibrium.constant_d import ConstantD
-
-    def read_d(raw, sub):
-        return v.number(raw, sub, minimum=0.0, maximum=MAX_D, what=f"a distribution ratio D from 0 to {MAX_D:g} [-]")
 
     if "distribution" not in mapping:
         raise ConfigError(v.join(key, "distribution"), "required for model constant_d: a mapping "

@@ -520,13 +520,12 @@ def _edge_check(run):
     if not organic:
         return None
     probe_options = replace(run.options, strategies=("coarse newton", "newton"))
-    sides = []
-    for sign in (-1.0, 1.0):
-        try:
-            shifted = cascade.replace(flows={k: f * (1.0 + sign * EDGE_PROBE) for k, f in organic.items()})
-            sides.append(solve(shifted, options=probe_options))
-        except (ConvergenceError, ConfigError):
-            return None
+    for delta in EDGE_PROBES:
+        sides = _edge_probe(cascade, organic, delta, probe_options)
+        if sides is not None:
+            break
+    else:
+        return None
     run.total += sum(r.iterations for r in sides)
     fractions = [r.aqueous / np.maximum(r.aqueous.sum(axis=1, keepdims=True), 1e-300) for r in sides]
     jump = np.max(np.abs(fractions[1] - fractions[0]), axis=1)
@@ -539,18 +538,32 @@ def _edge_check(run):
     raise IllPosedCascade(
         f"steady state of {cascade.name!r} is not determined by its inputs: the cascade sits on the "
         f"material-balance edge (organic product = extractable share of the feed), where changing the "
-        f"organic flow by {EDGE_PROBE:g} of itself moves the composition of {moved} stages by up to "
+        f"organic flow by {delta:g} of itself moves the composition of {moved} stages by up to "
         f"{float(jump.max()):.0%} (products stay close: {shown}); move the organic or scrub flow off "
-        f"the edge by 1e-4 of itself or more",
+        f"the edge by {10 * delta:g} of itself or more",
         iterations=run.total,
         diagnostics={"strategies": list(run.tried) + ["edge check"],
-                     "edge": {"flow_change": EDGE_PROBE, "stages_moved": moved,
+                     "edge": {"flow_change": delta, "stages_moved": moved,
                               "largest_change": float(jump.max()), "purities": products}})
 
 
-#: Relative change of the organic flows in the edge probe, and the change of a stage's composition
-#: (mole fraction) that counts as the front having moved.
-EDGE_PROBE = 1e-5
+def _edge_probe(cascade, organic, delta, options):
+    """Results with the organic inlet flows changed by -delta and +delta of themselves (None if
+    either does not converge by Newton)."""
+    sides = []
+    for sign in (-1.0, 1.0):
+        try:
+            shifted = cascade.replace(flows={k: f * (1.0 + sign * delta) for k, f in organic.items()})
+            sides.append(solve(shifted, options=options))
+        except (ConvergenceError, ConfigError):
+            return None
+    return sides
+
+
+#: Relative changes of the organic flows tried by the edge probe (the next where Newton does not
+#: converge on both sides of the first; far below what any flow meter resolves), and the change of a
+#: stage's composition (mole fraction) that counts as the front having moved.
+EDGE_PROBES = (1e-5, 1e-4)
 EDGE_JUMP = 0.1
 
 #: Strategy name -> function(run) returning (u, res, label) or None.

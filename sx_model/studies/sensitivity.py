@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError, ConvergenceError
+from ..results import key_outputs
 
 #: Relative step of the central differences [-].
 STEP = 1e-6
@@ -279,12 +280,4 @@ def _outputs(cascade, x, y):
     except ConvergenceError as exc:
         raise ConvergenceError(f"sensitivity of {cascade.name!r}: a state near the solution is not "
                                f"plausible ({exc}); the result sits on a bound") from None
-    names, values = [], []
-    for product in result.products.values():
-        if product.key:
-            names += [f"{product.name}.purity", f"{product.name}.recovery"]
-            values += [product.purity, product.recovery if product.recovery is not None else math.nan]
-    if result.cost is not None:
-        names.append("cost.per_kg_product")
-        values.append(float(result.cost.per_kg_product))
-    return names, values
+    return key_outputs(result)

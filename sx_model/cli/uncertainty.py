@@ -1,0 +1,43 @@
+"""``sx-model uncertainty CONFIG [--samples N]``: Monte Carlo over the distributions of the config's
+``uncertainty:`` section."""
+from __future__ import annotations
+
+from . import output
+
+FILES = {"uncertainty.json": "uncertainty.json", "uncertainty.csv": "uncertainty.csv"}
+
+
+def main(args) -> int:
+    from ..config import load_uncertainty
+    from ..errors import ConfigError
+    from ..studies.problem import parse_target
+    from ..studies.uncertainty import uncertainty
+    from .sweep import executor
+
+    outputs, paths = output.plan(args, FILES, inputs=[args.config])
+    cascade, spec = load_uncertainty(args.config)
+    targets = None
+    if args.target:
+        targets = {}
+        for text in args.target:
+            name, purity, recovery = parse_target(text)
+            targets[name] = (purity, recovery)
+    pool = executor(args)
+    if pool is not None:
+        pool.warm = False
+        pool.serial.warm = False
+    study = uncertainty(cascade, spec, samples=args.samples, seed=args.seed, sampling=args.sampling,
+                        targets=targets, executor=pool)
+    if args.output and args.output not in study.outputs:
+        raise ConfigError("--output", f"{args.output!r}; expected one of {', '.join(study.outputs)}")
+    if not study.ok.any():
+        first = next((e for e in study.errors if e), "")
+        output.warn([f"every sample failed ({study.count}); first: {first}"])
+        return 1
+    if not study.ok.all():
+        output.warn([f"{int((~study.ok).sum())} of {study.count} samples failed (counted as not meeting "
+                     "the targets); see the CSV"])
+    files = {"uncertainty.json": output.dumps(study.to_dict()), "uncertainty.csv": study.to_csv()}
+    extra = {"plot": output.figure_writer(study.plot(args.output))} if args.plot else {}
+    output.finish(args, outputs, paths, files, "uncertainty.json", "uncertainty.csv", study.table, extra)
+    return 0
