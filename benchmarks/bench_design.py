@@ -69,14 +69,19 @@ def parallel_sweep(config, counts):
     import sx_model
     from sx_model.studies.executors import ProcessExecutor
 
+    import statistics
+
     vary = {"sections.scrub.stages": counts}
-    start = time.perf_counter()
-    sx_model.sweep(config, vary, progress=False)
-    t_serial = time.perf_counter() - start
-    start = time.perf_counter()
-    sx_model.sweep(config, vary, progress=False, executor=ProcessExecutor(workers=2))
-    t_pool = time.perf_counter() - start
-    print(f"{len(counts)}-point sweep, serial {t_serial:.2f} s, 2 processes {t_pool:.2f} s "
+    serial, pool = [], []
+    for _ in range(5):                    # alternated, median of 5 each
+        start = time.perf_counter()
+        sx_model.sweep(config, vary, progress=False)
+        serial.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        sx_model.sweep(config, vary, progress=False, executor=ProcessExecutor(workers=2))
+        pool.append(time.perf_counter() - start)
+    t_serial, t_pool = statistics.median(serial), statistics.median(pool)
+    print(f"{len(counts)}-point sweep (median of 5), serial {t_serial:.2f} s, 2 processes {t_pool:.2f} s "
           f"(including their start-up): {t_serial / t_pool:.2f}x")
 
 

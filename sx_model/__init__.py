@@ -27,6 +27,7 @@ _LAZY = {
     "IllPosedCascade": ("sx_model.errors", "IllPosedCascade"),
     "SerialExecutor": ("sx_model.studies.executors", "SerialExecutor"),
     "ProcessExecutor": ("sx_model.studies.executors", "ProcessExecutor"),
+    "DaskExecutor": ("sx_model.studies.executors", "DaskExecutor"),
     "Cascade": ("sx_model.cascade", "Cascade"),
     "SteadyResult": ("sx_model.results", "SteadyResult"),
     "ConfigError": ("sx_model.errors", "ConfigError"),

@@ -25,6 +25,11 @@ def test_chunks_are_contiguous_and_balanced():
     pool = ProcessExecutor(workers=3)
     assert pool.chunks(list(range(8))) == [[0, 1, 2], [3, 4, 5], [6, 7]]
     assert pool.chunks([1]) == [[1]]
+    # long batches: up to eight chunks per worker, none shorter than 32 solves
+    parts = ProcessExecutor(workers=2).chunks(list(range(200)))
+    assert len(parts) == 6 and [x for p in parts for x in p] == list(range(200))
+    assert ProcessExecutor(workers=2).chunks(list(range(40))) == [list(range(20)), list(range(20, 40))]
+    assert len(ProcessExecutor(workers=2).chunks(list(range(10_000)))) == 16
 
 
 def test_process_pool_sweep_equals_serial_chunks_bit_for_bit():
@@ -56,3 +61,118 @@ def test_sweep_through_a_process_pool():
     assert [p["ok"] for p in result.points] == [True] * 4
     purities = [p["products"]["loaded_organic"]["purity"] for p in result.points]
     assert purities == sorted(purities)
+
+
+def test_forked_workers_building_their_own_cascades_equal_serial_chunks():
+    # the sweep hands forked workers index ranges of its grid (they build the cascades themselves)
+    config = ROOT / "configs" / "prnd_p507.yaml"
+    counts = list(range(10, 80))
+    pool = ProcessExecutor(workers=2)
+    parallel = sx_model.sweep(config, {"sections.scrub.stages": counts}, executor=pool, progress=False)
+    base = sx_model.load_config(config)
+    cascades = [base.replace(stages={"scrub": m}) for m in counts]
+    serial = [o for chunk in pool.chunks(cascades) for o in SerialExecutor().map(chunk)]
+    assert len(pool.chunks(cascades)) == 2
+    for p, s in zip(parallel.results, serial):
+        np.testing.assert_array_equal(p.aqueous, s.aqueous)
+
+
+def test_stopping_early_stops_the_workers():
+    import multiprocessing
+
+    base = sx_model.load_config(ROOT / "configs" / "prnd_p507.yaml")
+    cascades = [base.replace(stages={"scrub": 10 + m % 50}) for m in range(400)]
+    outcomes = ProcessExecutor(workers=2).map(cascades)
+    first = next(outcomes)
+    assert first.converged
+    import time
+
+    outcomes.close()                       # as Ctrl-C in the caller does
+    deadline = time.monotonic() + 10.0
+    while [p for p in multiprocessing.active_children() if p.is_alive()] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in multiprocessing.active_children() if p.is_alive()]
+
+
+dask_missing = None
+try:
+    import distributed  # noqa: F401
+except ImportError:       # an optional extra: pip install "dask[distributed]"
+    dask_missing = "Dask distributed is not installed (pip install \"dask[distributed]\")"
+
+
+@pytest.mark.skipif(dask_missing is not None, reason=dask_missing or "")
+def test_a_sweep_through_a_dask_local_cluster_equals_the_process_pool():
+    from distributed import Client, LocalCluster
+
+    from sx_model.studies.executors import DaskExecutor
+
+    config = ROOT / "configs" / "prnd_p507.yaml"
+    vary = {"sections.scrub.stages": list(range(10, 90))}
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      processes=True) as cluster, Client(cluster) as client:
+        executor = DaskExecutor(client)
+        assert executor.threads() == 2
+        dask = sx_model.sweep(config, vary, executor=executor, progress=False)
+        address = cluster.scheduler_address
+        with DaskExecutor(address) as by_address:            # as --scheduler ADDRESS connects
+            again = sx_model.sweep(config, {"sections.scrub.stages": [20, 24]}, executor=by_address,
+                                   progress=False)
+    local = sx_model.sweep(config, vary, executor=ProcessExecutor(workers=2), progress=False)
+    assert not dask.failed and len(dask.results) == 80
+    for d, p in zip(dask.results, local.results):
+        np.testing.assert_array_equal(d.aqueous, p.aqueous)
+        np.testing.assert_array_equal(d.organic, p.organic)
+    assert [p["ok"] for p in again.points] == [True, True]
+
+
+@pytest.mark.skipif(dask_missing is not None, reason=dask_missing or "")
+def test_an_unreachable_scheduler_is_one_line_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "sx_model", "sweep", str(ROOT / "configs" / "prnd_p507.yaml"),
+                          "--vary", "sections.scrub.stages=10:12", "--scheduler", "tcp://127.0.0.1:9"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
+    assert "--scheduler" in run.stderr and "cannot connect" in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_dask_the_scheduler_option_says_how_to_install(monkeypatch):
+    import builtins
+
+    from sx_model.studies.executors import DaskExecutor
+
+    real = builtins.__import__
+
+    def no_dask(name, *args, **kwargs):
+        if name == "distributed" or name.startswith("distributed."):
+            raise ImportError("no module named distributed")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dask)
+    with pytest.raises(sx_model.ConfigError, match=r'pip install "dask\[distributed\]"'):
+        DaskExecutor("tcp://127.0.0.1:8786")
+
+
+def test_ctrl_c_keeps_the_finished_points(tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "sx_model", "sweep", str(ROOT / "configs" / "prnd_p507.yaml"),
+                             "--vary", "streams.organic.flow=40:46:0.0005 L/min", "--out", str(out),
+                             "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    time.sleep(12)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted after" in err and len(err.strip().splitlines()) == 1
+    data = json.loads((out / "sweep.json").read_text())
+    assert data["interrupted"] is True and 0 < len(data["points"]) < 12001
+    assert len((out / "sweep.csv").read_text().splitlines()) == len(data["points"]) + 1

@@ -73,6 +73,15 @@ def _targets_option(parser, required=True, max_stages=False):
         parser.add_argument("--max-stages", type=int, metavar="N", help="largest total stage count allowed")
 
 
+def _parallel_options(parser):
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="solve on N local processes (contiguous chunks, warm starts within each); "
+                             "default: all cores for 50 solves or more, else 1")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="solve on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 (needs "
+                             "pip install \"dask[distributed]\")")
+
+
 def _parser() -> argparse.ArgumentParser:
     from .. import __version__
 
@@ -100,9 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     swp.add_argument("--vary", action="append", required=True, metavar="KEY=SPEC",
                      help="dotted config path and values: start:stop[:step] [unit] (stop included) or "
                           "a comma list; repeat for a grid")
-    swp.add_argument("--workers", type=int, default=1, metavar="N",
-                     help="solve on N local processes (contiguous chunks, warm starts within each; "
-                          "default 1: in order in this process)")
+    _parallel_options(swp)
     crv = _command(sub, "curve", "best purity against total stage count (best split, design flows)",
                    f"{example} --stages 30:90:10 {targets}", TWO_PRODUCTS,
                    "write impurity of each product against total stage count")
@@ -137,8 +144,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="sampling design (default: the config's, else latin_hypercube)")
     _targets_option(unc, required=False)
     unc.add_argument("--output", metavar="NAME", help="output of the histogram, e.g. raffinate.purity")
-    unc.add_argument("--workers", type=int, default=1, metavar="N",
-                     help="solve on N local processes (results identical to one process)")
+    _parallel_options(unc)
     _compare_and_systems(sub)
     return parser
 

@@ -196,6 +196,16 @@ def finish(args, outputs, paths, files: dict, json_name, csv_name, table, extra=
     emit(args, files, json_name, csv_name, table)
 
 
+def interrupted(args, outputs, paths, files: dict, done: int, total: int) -> int:
+    """Ctrl-C during a study: write the finished points (``--out`` files only; no plot of a partial
+    study), say how far it got, exit 130."""
+    contents = {paths[name]: text for name, text in files.items() if name in paths}
+    outputs.commit(contents)
+    where = f"; the finished points are in {args.out}" if contents else ""
+    print(f"sx-model: interrupted after {done} of {total} points{where}", file=sys.stderr)
+    return 130
+
+
 def warn(messages):
     for message in messages:
         print(f"warning: {message}", file=sys.stderr)

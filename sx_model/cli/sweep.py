@@ -36,19 +36,28 @@ def variables(cascade, specs):
     return out
 
 
-def executor(args):
-    """The executor ``--workers`` asks for (None: the default serial one)."""
+def executor(args, count: int, warm: bool = True):
+    """The executor ``--workers`` / ``--scheduler`` ask for, for a batch of ``count`` solves: a Dask
+    cluster, N local processes, or (default) all local cores for 50 solves or more."""
     import os
 
-    workers = getattr(args, "workers", 1)
-    most = 4 * (os.cpu_count() or 1)
-    if not isinstance(workers, int) or not 1 <= workers <= most:
-        raise ConfigError("--workers", f"{workers!r}; expected a whole number from 1 to {most}")
-    if workers == 1:
-        return None
-    from ..studies.executors import ProcessExecutor
+    from ..studies.executors import DaskExecutor, ProcessExecutor, SerialExecutor, auto_executor
 
-    return ProcessExecutor(workers=workers)
+    workers = getattr(args, "workers", None)
+    scheduler = getattr(args, "scheduler", None)
+    most = 4 * (os.cpu_count() or 1)
+    if workers is not None and (not isinstance(workers, int) or not 1 <= workers <= most):
+        raise ConfigError("--workers", f"{workers!r}; expected a whole number from 1 to {most}")
+    if scheduler is not None:
+        if workers is not None:
+            raise ConfigError("--workers", "given with --scheduler; expected one of them (the cluster "
+                                           "decides its workers)")
+        return DaskExecutor(scheduler, warm=warm)
+    if workers is None:
+        return auto_executor(count, warm=warm)
+    if workers == 1:
+        return SerialExecutor(warm=warm)
+    return ProcessExecutor(workers=workers, warm=warm)
 
 
 def report_failures(results) -> int:
@@ -69,7 +78,21 @@ def main(args) -> int:
 
     outputs, paths = output.plan(args, FILES, inputs=[args.config])
     cascade = output.load(args.config)
-    result = sweep(cascade, variables(cascade, args.vary), executor=executor(args))
+    items = variables(cascade, args.vary)
+    count = 1
+    for _, values, _ in items:
+        count *= len(values)
+    pool = executor(args, count)
+    try:
+        result = sweep(cascade, items, executor=pool)
+    finally:
+        close = getattr(pool, "close", None)
+        if close:
+            close()
+    if result.interrupted:
+        return output.interrupted(args, outputs, paths, {"sweep.json": output.dumps(result.to_dict()),
+                                                         "sweep.csv": result.to_csv()},
+                                  len(result.points), count)
     code = report_failures([result])
     files = {"sweep.json": output.dumps(result.to_dict()), "sweep.csv": result.to_csv()}
     if code:

@@ -22,12 +22,19 @@ def main(args) -> int:
         for text in args.target:
             name, purity, recovery = parse_target(text)
             targets[name] = (purity, recovery)
-    pool = executor(args)
-    if pool is not None:
-        pool.warm = False
-        pool.serial.warm = False
-    study = uncertainty(cascade, spec, samples=args.samples, seed=args.seed, sampling=args.sampling,
-                        targets=targets, executor=pool)
+    samples = args.samples if args.samples is not None else (spec.samples or 200)
+    pool = executor(args, samples if isinstance(samples, int) and samples > 0 else 1, warm=False)
+    try:
+        study = uncertainty(cascade, spec, samples=args.samples, seed=args.seed, sampling=args.sampling,
+                            targets=targets, executor=pool)
+    finally:
+        close = getattr(pool, "close", None)
+        if close:
+            close()
+    if study.interrupted:
+        return output.interrupted(args, outputs, paths, {"uncertainty.json": output.dumps(study.to_dict()),
+                                                         "uncertainty.csv": study.to_csv()},
+                                  study.count, samples)
     if args.output and args.output not in study.outputs:
         raise ConfigError("--output", f"{args.output!r}; expected one of {', '.join(study.outputs)}")
     if not study.ok.any():

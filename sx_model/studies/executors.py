@@ -15,11 +15,15 @@ two methods:
 :class:`ProcessExecutor` runs ``map`` on several local processes: the cascades are cut into one
 contiguous chunk per worker, and each worker solves its chunk in order with warm starts within the
 chunk, so each outcome is exactly what :class:`SerialExecutor` gives on that chunk (see
-:meth:`ProcessExecutor.chunks`).
+:meth:`ProcessExecutor.chunks`). :class:`DaskExecutor` does the same on a Dask distributed cluster
+(the same chunking, counting the cluster's worker threads), so with k worker threads its outcomes are bit for bit
+those of ``ProcessExecutor(workers=k)``. With ``warm=False`` every solve is cold and the outcomes do
+not depend on the chunking at all. :func:`auto_executor` picks all local cores for batches large
+enough to repay starting the processes.
 """
 from __future__ import annotations
 
-from ..errors import SxModelError
+from ..errors import ConfigError, SxModelError
 
 
 class SerialExecutor:
@@ -60,12 +64,52 @@ def _solve_chunk(payload):
     return list(SerialExecutor(warm=warm, options=options).map(cascades))
 
 
+#: The batch being mapped, inherited by forked workers (they build their own cascades from it).
+_FORKED_BATCH = None
+
+
+def _solve_range(payload):
+    start, stop, warm, options = payload
+    batch = _FORKED_BATCH
+    return list(SerialExecutor(warm=warm, options=options).map(batch.at(i) for i in range(start, stop)))
+
+
+def _ignore_interrupts():
+    """Worker initializer: Ctrl-C is the parent's to handle (it stops the workers)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def chunk_count(items: int, workers: int) -> int:
+    """How many contiguous chunks a batch of ``items`` is cut into for ``workers`` workers: up to
+    eight per worker (so that results and the progress bar come in as chunks finish, Ctrl-C keeps the
+    finished ones and uneven solve times even out), none shorter than 32 solves (each chunk starts
+    cold). The same for local processes and a Dask cluster, so both give the same outcomes for the
+    same number of workers."""
+    per_worker = min(8, max(1, items // (32 * max(1, workers))))
+    return max(1, workers) * per_worker
+
+
+def chunks(items, count):
+    """``items`` cut into ``count`` contiguous chunks (sizes differing by at most 1; no empty ones)."""
+    count = min(max(1, count), len(items)) or 1
+    size, extra = divmod(len(items), count)
+    out, start = [], 0
+    for k in range(count):
+        stop = start + size + (1 if k < extra else 0)
+        out.append(items[start:stop])
+        start = stop
+    return [c for c in out if c]
+
+
 class ProcessExecutor:
     """Solve ``map`` batches on ``workers`` local processes (default: all cores).
 
-    Each worker gets one contiguous chunk of the batch and warm-starts within it, so every outcome is
-    bit for bit what ``SerialExecutor(warm=...).map(chunk)`` gives for its chunk; the first point of
-    each chunk is a cold solve. ``solve`` (one cascade, as the sequential searches of ``design`` and
+    The batch is cut into contiguous chunks (:func:`chunk_count`: up to eight per worker), each solved in
+    order with warm starts within it, so every outcome is bit for bit what
+    ``SerialExecutor(warm=...).map(chunk)`` gives for its chunk; the first point of each chunk is a
+    cold solve. Outcomes come back in order as the chunks finish. ``solve`` (one cascade, as the sequential searches of ``design`` and
     ``optimize`` need) runs in this process.
     """
 
@@ -80,28 +124,145 @@ class ProcessExecutor:
         return self.serial.solve(cascade)
 
     def chunks(self, items):
-        """The contiguous chunks a batch is cut into (one per worker, sizes differing by at most 1)."""
-        count = min(self.workers, len(items)) or 1
-        size, extra = divmod(len(items), count)
-        out, start = [], 0
-        for k in range(count):
-            stop = start + size + (1 if k < extra else 0)
-            out.append(items[start:stop])
-            start = stop
-        return [c for c in out if c]
+        """The contiguous chunks a batch is cut into (:func:`chunk_count`; sizes differing by at most 1)."""
+        return chunks(items, chunk_count(len(items), self.workers))
+
+    def map(self, cascades):
+        """Outcomes in order. ``cascades`` may be a sized iterable (``len()``) that builds the cascades
+        lazily: each chunk is then handed to a worker as soon as it is built, so the workers start
+        while the rest are still being built. On Ctrl-C (or when the caller stops iterating) pending
+        chunks are cancelled and the worker processes stopped."""
+        if hasattr(cascades, "__len__"):
+            count, source = len(cascades), iter(cascades)
+        else:
+            items = list(cascades)
+            count, source = len(items), iter(items)
+        sizes = [len(c) for c in chunks(list(range(count)), chunk_count(count, self.workers))]
+        if len(sizes) <= 1:
+            yield from self.serial.map(source)
+            return
+        import itertools
+        import multiprocessing
+        from collections import deque
+
+        # fork where there is one: workers start without importing numpy and scipy again
+        # (only while this process runs no other thread: a thread holding a lock at the fork, such as
+        # a Dask client's event loop, would leave the workers deadlocked)
+        import threading
+
+        fork = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+        context = multiprocessing.get_context("fork" if fork else "spawn")
+        # Forked workers inherit a batch that can build its own items (``at(i)``): they get index
+        # ranges and build their cascades themselves, so the building is spread over the workers too.
+        global _FORKED_BATCH
+        by_index = fork and hasattr(cascades, "at")
+        if by_index:
+            _FORKED_BATCH = cascades
+        pool = context.Pool(processes=min(self.workers, len(sizes)), initializer=_ignore_interrupts)
+        pending = deque()
+        finished = False
+        try:
+            first = 0
+            for size in sizes:
+                if by_index:
+                    task = (_solve_range, (first, first + size, self.warm, self.options))
+                else:
+                    task = (_solve_chunk, (list(itertools.islice(source, size)), self.warm, self.options))
+                first += size
+                pending.append(pool.apply_async(task[0], (task[1],)))
+                while pending and pending[0].ready():
+                    yield from pending.popleft().get()
+            while pending:
+                yield from pending.popleft().get()
+            finished = True
+        finally:
+            # normal end: let the workers finish; Ctrl-C or the caller stopped: stop them now
+            if finished:
+                pool.close()
+            else:
+                pool.terminate()
+            pool.join()
+            if by_index:
+                _FORKED_BATCH = None
+
+
+#: Smallest batch that :func:`auto_executor` runs on a process pool (below it, starting the processes
+#: costs more than the cores save on typical solves of a few milliseconds).
+AUTO_MIN_BATCH = 50
+
+
+def auto_executor(count: int, warm: bool = True, options=None):
+    """All local cores for a batch of ``count`` solves when there are several cores and the batch is
+    at least :data:`AUTO_MIN_BATCH`, else the serial executor."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores > 1 and count >= AUTO_MIN_BATCH:
+        return ProcessExecutor(workers=cores, warm=warm, options=options)
+    return SerialExecutor(warm=warm, options=options)
+
+
+class DaskExecutor:
+    """Solve ``map`` batches on a Dask distributed cluster.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client
+        The scheduler's address (``tcp://10.0.0.5:8786``) or a connected client.
+    warm : bool
+        Warm starts within each chunk (default True).
+    options : SteadyOptions, optional
+
+    The batch is cut into contiguous chunks as for ``ProcessExecutor`` with one worker per worker
+    thread of the cluster (counted at the time of ``map``), each solved in order on one worker; ``solve`` runs in this process. Needs the optional
+    extra: ``pip install "sx-model[dask]"`` (or ``pip install "dask[distributed]"``).
+    """
+
+    def __init__(self, scheduler, warm: bool = True, options=None, timeout: float = 10.0):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ConfigError("--scheduler", "needs Dask distributed, which is not installed; install it "
+                                             "with: pip install \"dask[distributed]\"") from None
+        self.warm, self.options = warm, options
+        self.serial = SerialExecutor(warm=warm, options=options)
+        if isinstance(scheduler, Client):
+            self.client, self._own = scheduler, False
+        else:
+            if not isinstance(scheduler, str) or not scheduler.strip():
+                raise ConfigError("--scheduler", f"{scheduler!r}; expected an address such as "
+                                                 "tcp://127.0.0.1:8786")
+            try:
+                self.client, self._own = Client(scheduler, timeout=timeout), True
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ConfigError("--scheduler", f"{scheduler!r}: cannot connect ({type(exc).__name__}: "
+                                                 f"{' '.join(str(exc).split())[:120]}); expected the address "
+                                                 "of a running Dask scheduler") from None
+
+    def threads(self) -> int:
+        info = self.client.scheduler_info()
+        return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
+
+    def solve(self, cascade):
+        return self.serial.solve(cascade)
 
     def map(self, cascades):
         items = list(cascades)
-        chunks = self.chunks(items)
-        if len(chunks) <= 1:
-            yield from self.serial.map(items)
-            return
-        from concurrent.futures import ProcessPoolExecutor as Pool
-        import multiprocessing
+        parts = chunks(items, chunk_count(len(items), self.threads()))
+        futures = self.client.map(_solve_chunk, [(c, self.warm, self.options) for c in parts], pure=False)
+        try:
+            for future in futures:
+                yield from future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
-        # fork where there is one: workers start without importing numpy and scipy again
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        with Pool(max_workers=len(chunks), mp_context=context) as pool:
-            for outcomes in pool.map(_solve_chunk, [(c, self.warm, self.options) for c in chunks]):
-                yield from outcomes
+    def close(self):
+        if self._own:
+            self.client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -30,6 +30,7 @@ class SweepResult:
     points: list                      # list of dicts: values, ok, error, products, converged, ...
     elapsed_s: float = 0.0
     results: list = field(default_factory=list, repr=False)
+    interrupted: bool = False          # stopped by Ctrl-C: ``points`` holds the finished ones
 
     @property
     def failed(self):
@@ -49,7 +50,7 @@ class SweepResult:
 
     def to_dict(self):
         return {"name": self.name, "vary": self.paths, "points": self.points,
-                "failed": len(self.failed), "elapsed_s": self.elapsed_s}
+                "failed": len(self.failed), "elapsed_s": self.elapsed_s, "interrupted": self.interrupted}
 
     def value_columns(self):
         """Per varied path: (column name, numbers or texts). Values written with a unit
@@ -142,28 +143,53 @@ def sweep(cascade, vary, *, executor=None, progress=None) -> SweepResult:
     executor = executor or SerialExecutor()
     start = time.perf_counter()
     points, results = [], []
-    cascades = (_edited(cascade, items, values) for values in grid)
-    outcomes = executor.map(c for c in cascades)
+    outcomes = executor.map(_Batch(cascade, items, grid))
     if progress is None:
         progress = sys.stderr.isatty()
     if progress:
         from tqdm import tqdm
 
         outcomes = tqdm(outcomes, total=len(grid), delay=1.0, desc="sweep", unit="solve", file=sys.stderr)
-    for values, outcome in zip(grid, outcomes):
-        point = {"values": list(values), "ok": False}
-        if isinstance(outcome, Exception):
-            point["error"] = str(outcome)
-            results.append(None)
-        else:
-            point.update(ok=True, converged=outcome.converged, iterations=outcome.iterations,
-                         mass_balance_error=outcome.mass_balance_error,
-                         products={k: {"purity": p.purity, "recovery": p.recovery}
-                                   for k, p in outcome.products.items()})
-            results.append(outcome)
-        points.append(point)
+    interrupted = False
+    try:
+        for values, outcome in zip(grid, outcomes):
+            point = {"values": list(values), "ok": False}
+            if isinstance(outcome, Exception):
+                point["error"] = str(outcome)
+                results.append(None)
+            else:
+                point.update(ok=True, converged=outcome.converged, iterations=outcome.iterations,
+                             mass_balance_error=outcome.mass_balance_error,
+                             products={k: {"purity": p.purity, "recovery": p.recovery}
+                                       for k, p in outcome.products.items()})
+                results.append(outcome)
+            points.append(point)
+    except KeyboardInterrupt:          # Ctrl-C: keep the finished points
+        interrupted = True
+    finally:
+        close = getattr(outcomes, "close", None)
+        if close:
+            close()
     return SweepResult(name=cascade.name, paths=paths, points=points, elapsed_s=time.perf_counter() - start,
-                       results=results)
+                       results=results, interrupted=interrupted)
+
+
+class _Batch:
+    """The edited cascades of a sweep, built as they are taken (sized, so that an executor can hand
+    out chunks before the whole batch is built)."""
+
+    def __init__(self, cascade, items, grid):
+        self.cascade, self.items, self.grid = cascade, items, grid
+
+    def __len__(self):
+        return len(self.grid)
+
+    def __iter__(self):
+        return (_edited(self.cascade, self.items, values) for values in self.grid)
+
+    def at(self, index):
+        """The cascade (or the error its values raise) of grid point ``index``."""
+        return _edited(self.cascade, self.items, self.grid[index])
 
 
 def _edited(cascade, items, values):

@@ -43,6 +43,7 @@ class UncertaintyResult:
     elapsed_s: float = 0.0
     mass_balance_error: float = 0.0    # worst over the solved samples
     converged: int = 0
+    interrupted: bool = False          # stopped by Ctrl-C: only the finished samples are kept
     extra: dict = field(default_factory=dict)
 
     @property
@@ -123,7 +124,8 @@ class UncertaintyResult:
     def to_dict(self):
         p, se, (low, high) = self.probability()
         rho = self.rank_correlations()
-        return {"name": self.name, "samples": self.count, "solved": int(self.ok.sum()),
+        return {"name": self.name, "samples": self.count, "interrupted": self.interrupted,
+                "solved": int(self.ok.sum()),
                 "failed": int((~self.ok).sum()), "converged": self.converged,
                 "mass_balance_error": self.mass_balance_error, "seed": self.seed, "sampling": self.sampling,
                 "elapsed_s": self.elapsed_s,
@@ -240,18 +242,27 @@ def uncertainty(cascade, spec, *, samples: int | None = None, seed: int | None =
         outcomes = tqdm(outcomes, total=samples, delay=1.0, desc="samples", unit="solve", file=sys.stderr)
     table = np.full((samples, len(names)), np.nan)
     ok = np.zeros(samples, dtype=bool)
-    errors, worst, converged = [], 0.0, 0
-    for s, outcome in enumerate(outcomes):
-        if isinstance(outcome, Exception):
-            errors.append(" ".join(str(outcome).split()))
-            continue
-        table[s] = _outputs(outcome)[1]
-        ok[s] = bool(outcome.converged)
-        converged += bool(outcome.converged)
-        worst = max(worst, float(outcome.mass_balance_error))
-        errors.append("")
+    errors, worst, converged, interrupted = [], 0.0, 0, False
+    try:
+        for s, outcome in enumerate(outcomes):
+            if isinstance(outcome, Exception):
+                errors.append(" ".join(str(outcome).split()))
+                continue
+            table[s] = _outputs(outcome)[1]
+            ok[s] = bool(outcome.converged)
+            converged += bool(outcome.converged)
+            worst = max(worst, float(outcome.mass_balance_error))
+            errors.append("")
+    except KeyboardInterrupt:          # Ctrl-C: keep the finished samples
+        interrupted = True
+        done = len(errors)
+        values, table, ok = values[:done], table[:done], ok[:done]
+    finally:
+        close = getattr(outcomes, "close", None)
+        if close:
+            close()
     return UncertaintyResult(name=cascade.name, spreads=spreads, values=values, outputs=names, samples=table,
                              ok=ok, errors=errors, nominal=dict(zip(names, nominal)), targets=dict(targets),
                              seed=seed, sampling=sampling, elapsed_s=time.perf_counter() - start,
-                             mass_balance_error=worst, converged=converged)
+                             mass_balance_error=worst, converged=converged, interrupted=interrupted)
 
