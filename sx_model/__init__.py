@@ -24,6 +24,7 @@ _LAZY = {
     "optimize": ("sx_model.api", "optimize"),
     "pareto": ("sx_model.api", "pareto"),
     "sensitivity": ("sx_model.api", "sensitivity"),
+    "operating_window": ("sx_model.api", "operating_window"),
     "IllPosedCascade": ("sx_model.errors", "IllPosedCascade"),
     "SerialExecutor": ("sx_model.studies.executors", "SerialExecutor"),
     "ProcessExecutor": ("sx_model.studies.executors", "ProcessExecutor"),

@@ -15,11 +15,11 @@ def _cascade(config):
     return config if isinstance(config, Cascade) else load_config(config)
 
 
-def design(config, targets, *, name=None, executor=None):
+def design(config, targets, *, name=None, executor=None, robust=None):
     """:func:`sx_model.studies.design` on a Cascade, a config path or a mapping."""
     from .studies import design as run
 
-    return run(_cascade(config), targets, name=name, executor=executor)
+    return run(_cascade(config), targets, name=name, executor=executor, robust=robust)
 
 
 def curve(config, targets, totals, *, executor=None):
@@ -29,16 +29,25 @@ def curve(config, targets, totals, *, executor=None):
     return run(_cascade(config), targets, totals, executor=executor)
 
 
-def optimize(config, targets, *, max_stages=None, executor=None):
+def optimize(config, targets, *, max_stages=None, executor=None, robust=None):
     """:func:`sx_model.studies.optimize` on a Cascade, a config path or a mapping."""
     from .studies import optimize as run
 
-    return run(_cascade(config), targets, max_stages=max_stages, executor=executor)
+    return run(_cascade(config), targets, max_stages=max_stages, executor=executor, robust=robust)
 
 
-def pareto(config, targets, *, max_stages=None, executor=None):
+def pareto(config, targets, *, max_stages=None, executor=None, robust=None):
     """:func:`sx_model.studies.pareto` on a Cascade, a config path or a mapping."""
-    return optimize(config, targets, max_stages=max_stages, executor=executor)
+    return optimize(config, targets, max_stages=max_stages, executor=executor, robust=robust)
+
+
+def operating_window(config, targets, inputs=None, *, span=0.2):
+    """:func:`sx_model.studies.window.operating_window` on a Cascade, a config path or a mapping;
+    ``targets``: product -> purity or (purity, recovery)."""
+    from .studies.window import operating_window as run
+
+    pairs = {k: (v if isinstance(v, tuple) else (v, None)) for k, v in dict(targets).items()}
+    return run(_cascade(config), pairs, inputs, span=span)
 
 
 def sweep(config, vary, *, executor=None, progress=None):

@@ -759,3 +759,45 @@ def uncertainty_plot(study, output=None, path=None):
     solved = int(study.ok.sum())
     return _finish(fig, [(hist, output, "samples", f"{study.name}: {solved} of {study.count} samples solved"),
                          (bars, f"rank correlation with {output}", None, "what drives it")], path)
+
+
+def window_plot(window, path=None):
+    """Operating window: with a grid (:func:`~sx_model.studies.window.window_map`), the worst margin to
+    the targets over two inputs, the edge of the window (margin 0) and the nominal point; else each
+    input's window as a bar in % of its nominal value."""
+    plt = _pyplot()
+    grid = window.grid
+    if grid:
+        fig, ax = plt.subplots(figsize=(7.5, 5.8))
+        margin = np.asarray(grid["margin"], dtype=float)
+        finite = margin[np.isfinite(margin)]
+        from matplotlib.colors import TwoSlopeNorm
+
+        low = float(finite.min()) if finite.size else -1.0
+        high = float(finite.max()) if finite.size else 1.0
+        low, high = min(low, -1e-12), max(high, 1e-12)       # red below the targets, green above
+        image = ax.contourf(grid["x"], grid["y"], margin, levels=np.linspace(low, high, 22), cmap="RdYlGn",
+                            norm=TwoSlopeNorm(vmin=low, vcenter=0.0, vmax=high))
+        fig.colorbar(image, ax=ax, label="worst margin to the targets (purity or recovery) [-]")
+        if finite.size and finite.min() < 0 < finite.max():
+            ax.contour(grid["x"], grid["y"], margin, levels=[0.0], colors="black", linewidths=1.5)
+        failed = ~np.isfinite(margin)
+        if failed.any():
+            yy, xx = np.meshgrid(grid["y"], grid["x"], indexing="ij")
+            ax.plot(xx[failed], yy[failed], "x", color="grey", label="failed solve")
+        ax.plot(*grid["nominal"], "o", color="black", markersize=8, label="nominal")
+        units = grid["units"]
+        return _finish(fig, [(ax, f"{grid['x_path']}" + (f" [{units[0]}]" if units[0] else ""),
+                              f"{grid['y_path']}" + (f" [{units[1]}]" if units[1] else ""),
+                              f"{window.name}:\noperating window (black line: targets just met)")], path)
+    fig, ax = plt.subplots(figsize=(7.5, 0.6 * len(window.windows) + 1.8))
+    for k, w in enumerate(window.windows):
+        low = -w.span if w.low is None else w.low_fraction
+        high = w.span if w.high is None else w.high_fraction
+        ax.barh(k, 100 * (high - low), left=100 * low, color="tab:green", alpha=0.7)
+        for edge, open_end in ((low, w.low is None), (high, w.high is None)):
+            ax.text(100 * edge, k, " open" if open_end else f" {100 * edge:+.2f} %", va="center", fontsize=8)
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.set_yticks(range(len(window.windows)), [w.path for w in window.windows], fontsize=8)
+    return _finish(fig, [(ax, "change from the nominal value where every target holds [%]", None,
+                          f"{window.name}: operating window")], path, legend=False)

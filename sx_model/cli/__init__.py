@@ -15,7 +15,7 @@ import sys
 #: Command -> module of sx_model.cli that runs it.
 COMMANDS = {"run": "run", "validate": "validate", "design": "design", "sweep": "sweep", "curve": "curve",
             "compare": "compare", "optimize": "optimize", "pareto": "optimize", "systems": "systems",
-            "sensitivity": "sensitivity", "uncertainty": "uncertainty"}
+            "sensitivity": "sensitivity", "uncertainty": "uncertainty", "window": "window"}
 
 EXAMPLES = """examples:
   sx-model run configs/prnd_p507.yaml
@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   sx-model optimize configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999
   sx-model pareto configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999 --plot f.png
   sx-model sensitivity configs/prnd_p507.yaml --plot tornado.png
+  sx-model window configs/prnd_p507.yaml --target loaded_organic=0.99 --target raffinate=0.99 --plot w.png
   sx-model uncertainty configs/prnd_p507_uncertain.yaml --samples 1000 --plot mc.png
 """
 
@@ -73,6 +74,12 @@ def _targets_option(parser, required=True, max_stages=False):
         parser.add_argument("--max-stages", type=int, metavar="N", help="largest total stage count allowed")
 
 
+def _robust_option(parser):
+    parser.add_argument("--robust", action="append", metavar="PATH=MARGIN",
+                        help="robust design: targets must hold with this input anywhere within +-MARGIN "
+                             "(a fraction or %%), e.g. streams.organic.flow=0.1%% (repeat per input)")
+
+
 def _parallel_options(parser):
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="solve on N local processes (contiguous chunks, warm starts within each); "
@@ -102,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     des = _command(sub, "design", "design a cascade for target purities and check it by simulation",
                    f"{example} {targets} --write d.yaml", TWO_PRODUCTS)
     _targets_option(des)
+    _robust_option(des)
     des.add_argument("--write", metavar="FILE", help="write the checked design as a YAML config")
     swp = _command(sub, "sweep", "solve a config over ranges of values",
                    f"{example} --vary sections.scrub.stages=10:60:5 --format csv",
@@ -122,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
         opt = _command(sub, name, summary, f"{example} {targets}{extra}", TWO_PRODUCTS + "; cost: optional",
                        "write cost per kg against total stages with the chosen design marked")
         _targets_option(opt, max_stages=True)
+        _robust_option(opt)
         if name == "optimize":
             opt.add_argument("--write", metavar="FILE", help="write the cheapest design as a YAML config")
     sen = _command(sub, "sensitivity", "derivatives of product purity, recovery and cost with respect to the "
@@ -133,6 +142,18 @@ def _parser() -> argparse.ArgumentParser:
                           "of the chemistry, streams and sections)")
     sen.add_argument("--output", metavar="NAME",
                      help="output of the tornado chart, e.g. raffinate.purity (default: the first)")
+    win = _command(sub, "window", "operating window: the range of each input (default: organic flow and scrub "
+                   "acid) over which every target still holds, and the nearest cliff",
+                   f"{example} {targets} --plot window.png",
+                   plot_help="write a map of the worst margin to the targets over the first two inputs")
+    _targets_option(win)
+    win.add_argument("--input", action="append", metavar="PATH",
+                     help="dotted config path of a continuous input (repeat; default: streams.organic.flow "
+                          "and streams.scrub.acid)")
+    win.add_argument("--span", type=float, default=0.2, metavar="FRACTION",
+                     help="search each input up to this relative change (default 0.2: +-20 %%)")
+    win.add_argument("--points", type=int, default=21, metavar="N",
+                     help="grid points per axis of the --plot map (default 21)")
     unc = _command(sub, "uncertainty", "Monte Carlo over the input distributions of the config's uncertainty "
                    "section: purity, recovery and cost percentiles, probability of meeting the targets",
                    "configs/prnd_p507_uncertain.yaml --samples 1000 --plot mc.png",

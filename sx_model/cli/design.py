@@ -13,7 +13,7 @@ def main(args) -> int:
 
     outputs, paths = output.plan(args, FILES, inputs=[args.config])
     cascade = output.load(args.config)
-    result = design(cascade, output.targets(args, cascade))
+    result = design(cascade, output.targets(args, cascade), robust=output.robust(args))
     text = result.to_yaml()
     files = {"design.json": output.dumps(result.to_dict()), "design.csv": result.to_csv(), "design.yaml": text}
     if not result.met:

@@ -17,7 +17,8 @@ def main(args) -> int:
     if args.max_stages is not None and not 2 <= args.max_stages <= most:
         raise ConfigError("--max-stages", f"{args.max_stages}; expected a whole number from 2 to {most}")
     cascade = output.load(args.config)
-    result = optimize(cascade, output.targets(args, cascade), max_stages=args.max_stages)
+    result = optimize(cascade, output.targets(args, cascade), max_stages=args.max_stages,
+                      robust=output.robust(args))
     files = {f"{name}.json": output.dumps(result.to_dict()), f"{name}.csv": result.to_csv()}
     extra = {}
     if getattr(args, "write", None):

@@ -206,6 +206,23 @@ def interrupted(args, outputs, paths, files: dict, done: int, total: int) -> int
     return 130
 
 
+def robust(args) -> dict:
+    """``--robust PATH=MARGIN`` texts (margin as a fraction or in %) -> {path: fraction}."""
+    import re
+
+    out = {}
+    for text in getattr(args, "robust", None) or []:
+        path, _, margin = text.partition("=")
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)\s*", margin)
+        if not path.strip() or not match:
+            raise ConfigError("--robust", f"{text!r}; expected PATH=MARGIN such as streams.organic.flow=0.1%")
+        value = float(match.group(1)) / (100.0 if match.group(2) else 1.0)
+        if path.strip() in out:
+            raise ConfigError("--robust", f"{path.strip()!r} is given twice; expected each input once")
+        out[path.strip()] = value
+    return out
+
+
 def warn(messages):
     for message in messages:
         print(f"warning: {message}", file=sys.stderr)

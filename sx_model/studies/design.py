@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError, ConvergenceError
+from ..errors import ConfigError, ConvergenceError, IllPosedCascade
 from ..theory import InfeasibleDesign, mixed_extraction_ratios
 from .executors import SerialExecutor
 from .problem import Targets, TwoProductProblem
@@ -22,6 +22,9 @@ from .problem import Targets, TwoProductProblem
 MAX_ROUNDS = 60
 #: Stage counts above which a section is declared infeasible [-].
 MAX_SECTION_STAGES = 2000
+#: Robust design checks every corner of the box of margins up to this many inputs (2^k solves per
+#: candidate), beyond it each input's two ends.
+ROBUST_CORNERS_UP_TO = 4
 
 
 @dataclass
@@ -40,6 +43,8 @@ class DesignResult:
     solves: int
     cascade: object
     history: list = field(default_factory=list)
+    robust: dict = field(default_factory=dict)      # path -> relative margin the design holds
+    window: dict | None = None                      # operating window of the final design
 
     @property
     def config(self) -> dict:
@@ -50,7 +55,8 @@ class DesignResult:
         return {"name": self.name, "key_pair": list(self.key_pair), "beta": self.beta,
                 "targets": self.targets, "met": self.met, "solves": self.solves,
                 "shortcut": self.shortcut, "shortcut_simulated": self.shortcut_simulated,
-                "final": self.final, "final_simulated": self.final_simulated, "history": self.history}
+                "final": self.final, "final_simulated": self.final_simulated, "history": self.history,
+                "robust": self.robust, "window": self.window}
 
     def to_yaml(self) -> str:
         """The checked design as a YAML config with a comment header."""
@@ -95,7 +101,26 @@ class DesignResult:
             b = self.final_simulated["products"][name]
             lines.append(f"{name + ' purity':<24}{a['purity']:>14.6f}{b['purity']:>14.6f}")
             lines.append(f"{name + ' recovery':<24}{a['recovery']:>14.6f}{b['recovery']:>14.6f}")
+        if self.robust:
+            lines.append("purities and recoveries are the worst with " + ", ".join(
+                f"{k} +-{v:.3g}" for k, v in self.robust.items()) + " (robust design)")
+        lines += window_lines(self.window)
         return "\n".join(lines)
+
+
+def window_lines(window) -> list:
+    """Table lines saying how far a design is from its cliff."""
+    if not window:
+        return []
+    lines = ["distance to the cliff (targets hold with one input changed, the others at the design):"]
+    for w in window["inputs"]:
+        low = "beyond search" if w["low_fraction"] is None else f"{w['low_fraction']:+.3%}"
+        high = "beyond search" if w["high_fraction"] is None else f"{w['high_fraction']:+.3%}"
+        lines.append(f"  {w['path']:<30} {low} .. {high}")
+    cliff = window["nearest_cliff"]
+    if cliff["relative_distance"] is not None:
+        lines.append(f"  nearest cliff: {cliff['input']} changed by {cliff['relative_distance']:.3%}")
+    return lines
 
 
 def summary(result) -> dict:
@@ -105,7 +130,21 @@ def summary(result) -> dict:
                          for k, p in result.products.items()}}
 
 
-def design(cascade, targets: Targets, *, name=None, executor=None) -> DesignResult:
+def check_robust(cascade, robust) -> dict:
+    """``robust`` (path -> relative margin) checked against ``cascade`` (ConfigError naming the input)."""
+    from .sensitivity import _input_value
+
+    out = {}
+    for path, fraction in dict(robust or {}).items():
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+            raise ConfigError("--robust", f"{path}={fraction!r}; expected a relative margin between 0 and 1 "
+                                          "such as streams.organic.flow=0.1%")
+        _input_value(cascade, path)
+        out[str(path)] = float(fraction)
+    return out
+
+
+def design(cascade, targets: Targets, *, name=None, executor=None, robust=None) -> DesignResult:
     """Design a two-product cascade for ``targets`` and check it by simulation.
 
     Parameters
@@ -115,6 +154,9 @@ def design(cascade, targets: Targets, *, name=None, executor=None) -> DesignResu
     targets : Targets
     executor : optional
         Solves the cascades (default: :class:`SerialExecutor`, warm-started from the previous one).
+    robust : dict, optional
+        Dotted config path -> relative margin: the design must meet the targets with each of these
+        inputs anywhere in +-margin (checked at the corners of the box; see :class:`Checker`).
 
     Raises
     ------
@@ -129,7 +171,7 @@ def design(cascade, targets: Targets, *, name=None, executor=None) -> DesignResu
         raise InfeasibleDesign(f"the theory's design needs {sc.extraction_stages} + {sc.scrub_stages} stages "
                                f"for these targets (beta {problem.beta:.4g}); more than "
                                f"{MAX_SECTION_STAGES} stages per section are not searched")
-    checker = Checker(problem, targets, pa, pb, executor=executor)
+    checker = Checker(problem, targets, pa, pb, executor=executor, robust=robust)
     first = checker.simulate(sc.extraction_stages, sc.scrub_stages, sc.s, sc.w)
     if first is None:
         raise InfeasibleDesign("the shortcut design could not be simulated (solver failure)")
@@ -141,20 +183,89 @@ def design(cascade, targets: Targets, *, name=None, executor=None) -> DesignResu
     shortcut = sc.to_dict() | problem.figures(sc.extraction_stages, sc.scrub_stages, sc.s, sc.w)
     tgt = {problem.organic_name: {"purity": targets.purity_a, "recovery": targets.recovery_a},
            problem.raffinate_name: {"purity": targets.purity_b, "recovery": targets.recovery_b}}
+    window = cliff_report(final, tgt) if met else None
     return DesignResult(name=cascade.name, key_pair=problem.key_pair, beta=problem.beta, targets=tgt,
                         shortcut=shortcut, shortcut_simulated=first, final=problem.figures(n, m, s, w),
                         final_simulated=current, met=met, solves=checker.solves, cascade=final,
-                        history=history)
+                        history=history, robust=checker.robust, window=window)
+
+
+def cliff_report(cascade, targets) -> dict | None:
+    """How far a design is from its cliff: the operating window of the organic flow and the scrub
+    acid (plain data), or None if it cannot be computed."""
+    from ..errors import SxModelError
+    from .window import operating_window
+
+    pairs = {k: (v["purity"], v["recovery"]) for k, v in targets.items()}
+    try:
+        return operating_window(cascade, pairs).to_dict()
+    except SxModelError:
+        return None
 
 
 class Checker:
-    """Simulate-and-adjust search for the stage counts that meet the targets at given flows."""
+    """Simulate-and-adjust search for the stage counts that meet the targets at given flows.
 
-    def __init__(self, problem, targets, pa, pb, executor=None):
+    With ``robust`` (dotted config path -> relative margin, e.g. ``{"streams.organic.flow": 0.001}``)
+    every cascade is also solved at the corners of the box of margins (all inputs changed together,
+    each by -margin or +margin), and the summary holds the worst purity and recovery of each product
+    over those solves (a solve that fails counts as purity and recovery 0): the search then looks for
+    designs that meet the targets across the whole box, not just at the nominal point. (Purity and
+    recovery move monotonically with flows and acid, so the corners bound the box.)
+    """
+
+    def __init__(self, problem, targets, pa, pb, executor=None, robust=None):
         self.problem, self.targets, self.pa, self.pb = problem, targets, pa, pb
         self.executor = executor or SerialExecutor()
         self.solves = 0
         self.cache = {}
+        self.last_error = None
+        self.robust = check_robust(problem.cascade, robust)
+
+    def perturbed(self, cascade):
+        """The cascades at the corners of the box of robust margins (every input at -margin or
+        +margin: 2^k cascades for k inputs, k <= ``ROBUST_CORNERS_UP_TO``; beyond that each input at
+        both ends with the others nominal). Edits refused by the config's checks give None."""
+        import itertools
+
+        from ..config.edits import variable
+        from .sensitivity import _input_value
+
+        edits = []
+        for path, fraction in self.robust.items():
+            value, unit = _input_value(cascade, path)
+            edits.append((variable(path, cascade), value, unit, fraction))
+        if len(edits) <= ROBUST_CORNERS_UP_TO:
+            corners = list(itertools.product((-1.0, 1.0), repeat=len(edits)))
+        else:
+            corners = [tuple(sign if j == i else 0.0 for j in range(len(edits)))
+                       for i in range(len(edits)) for sign in (-1.0, 1.0)]
+        out = []
+        for signs in corners:
+            edited = cascade
+            try:
+                for (apply, value, unit, fraction), sign in zip(edits, signs):
+                    if sign:
+                        changed = value * (1.0 + sign * fraction)
+                        edited = apply(edited, f"{changed!r} {unit}" if unit else changed)
+            except ConfigError:
+                edited = None
+            out.append(edited)
+        return out
+
+    def worst_case(self, cascade, base):
+        """``base`` summary with each product's purity and recovery replaced by their worst values
+        over the robust perturbations of ``cascade``."""
+        worst = {k: dict(v) for k, v in base["products"].items()}
+        for edited in self.perturbed(cascade):
+            result = None if edited is None else self.solve(edited)
+            failed = result is None or isinstance(result, (ConvergenceError, ConfigError))
+            for name, product in worst.items():
+                for q in ("purity", "recovery"):
+                    value = 0.0 if failed else getattr(result.products[name], q)
+                    if value is not None and product[q] is not None:
+                        product[q] = min(product[q], value)
+        return dict(base, products=worst, robust={k: v for k, v in self.robust.items()})
 
     def solve(self, cascade):
         """Solve one cascade through the executor; the result, or the ConvergenceError or ConfigError
@@ -167,8 +278,14 @@ class Checker:
         that cannot be loaded)."""
         key = (n, m, round(s, 12), round(w, 12))
         if key not in self.cache:
-            result = self.solve(self.problem.build(n, m, s, w))
-            self.cache[key] = None if isinstance(result, (ConvergenceError, ConfigError)) else summary(result)
+            cascade = self.problem.build(n, m, s, w)
+            result = self.solve(cascade)
+            if isinstance(result, (ConvergenceError, ConfigError)):
+                self.cache[key] = None
+                self.last_error = result
+            else:
+                base = summary(result)
+                self.cache[key] = self.worst_case(cascade, base) if self.robust else base
         return self.cache[key]
 
     def search(self, n, m, s, w, *, move_reflux):
@@ -200,10 +317,15 @@ class Checker:
                 # (half, because the other product's impurity rises in turn).
                 excess_b_in_a = (1 - prod_a["purity"]) * (s - w)
                 excess_a_in_b = (1 - prod_b["purity"]) * (1 - (s - w))
-                w = w + 0.5 * excess_b_in_a if prod_a["purity"] < pa else w - 0.5 * excess_a_in_b
-                current = self.simulate(n, m, s, w)
-                if current is None:
-                    raise InfeasibleDesign("adjusted design could not be simulated (solver failure)")
+                new_w = w + 0.5 * excess_b_in_a if prod_a["purity"] < pa else w - 0.5 * excess_a_in_b
+                trial = self.simulate(n, m, s, new_w)
+                if trial is None:
+                    if isinstance(self.last_error, IllPosedCascade):
+                        # the reflux has reached the material-balance edge, where the profile is no
+                        # longer set by the flows: the targets cannot be met by moving it further
+                        return n, m, s, w, current, False, history
+                    raise InfeasibleDesign(f"adjusted design could not be simulated ({self.last_error})")
+                w, current = new_w, trial
             else:
                 return n, m, s, w, current, False, history
             history.append({"n": n, "m": m, "w": w,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..theory import (InfeasibleDesign, minimum_reflux, mixed_extraction_ratios, organic_product_fraction,
                       purification_factors, stage_counts)
-from .design import MAX_SECTION_STAGES, Checker
+from .design import MAX_SECTION_STAGES, Checker, cliff_report, summary, window_lines
 from .problem import Targets, TwoProductProblem
 
 #: Reflux grid, multiples of the minimum reflux W_min [-].
@@ -62,7 +62,8 @@ class OptimizeResult:
     neighbours_checked: list
     cascade: object  # the cheapest design
     elapsed_s: float = 0.0
-
+    robust: dict = field(default_factory=dict)      # path -> relative margin every candidate holds
+    window: dict | None = None                      # operating window of the cheapest design
 
     @property
     def config(self) -> dict:
@@ -79,7 +80,8 @@ class OptimizeResult:
                 "pareto_front": [c.to_dict() for c in self.front],
                 "candidates": [c.to_dict() for c in self.candidates], "solves": self.solves,
                 "solves_per_second": self.solves / self.elapsed_s if self.elapsed_s else None,
-                "neighbours_checked": self.neighbours_checked, "elapsed_s": self.elapsed_s}
+                "neighbours_checked": self.neighbours_checked, "elapsed_s": self.elapsed_s,
+                "robust": self.robust, "window": self.window}
 
     def to_csv(self):
         rows = ["total_stages,extraction_stages,scrub_stages,s,w,usd_per_kg,usd_per_year,on_front,best"]
@@ -94,8 +96,11 @@ class OptimizeResult:
                  f"{self.elapsed_s:.1f} s)",
                  f"  n = {b.n}, m = {b.m} ({b.stages} stages), S = {b.s:.4f}, W = {b.w:.4f} per mol feed",
                  f"  {b.usd_per_kg:.4f} USD/kg oxide product, {b.usd_per_year:,.0f} USD/yr",
-                 "  purity: " + ", ".join(f"{k} {v:.6f}" for k, v in b.purities.items()), "",
-                 "runners-up:"]
+                 "  purity: " + ", ".join(f"{k} {v:.6f}" for k, v in b.purities.items())]
+        if self.robust:
+            lines.append("  every candidate meets the targets with " + ", ".join(
+                f"{k} +-{v:.3g}" for k, v in self.robust.items()) + " (robust design)")
+        lines += window_lines(self.window) + ["", "runners-up:"]
         for c in self.runners_up():
             lines.append(f"  n = {c.n:>4}, m = {c.m:>4}, W = {c.w:.4f}: {c.usd_per_kg:.4f} USD/kg")
         lines += ["", "Pareto front (cost per kg against total stages):",
@@ -114,7 +119,7 @@ class OptimizeResult:
 class _Search:
     """Checked designs along the reflux, each costed, remembered by (n, m, W)."""
 
-    def __init__(self, cascade, targets, max_stages, executor):
+    def __init__(self, cascade, targets, max_stages, executor, robust=None):
         from ..cost import default_parameters
 
         if cascade.cost_parameters is None:
@@ -125,7 +130,7 @@ class _Search:
         self.product = organic_product_fraction(self.pa, self.pb, problem.fraction_a)
         w_min, _ = minimum_reflux(problem.beta, self.product, problem.feed_phase)
         self.w_min = w_min if w_min > 0 else self.product / (problem.beta - 1.0)
-        self.checker = Checker(problem, targets, self.pa, self.pb, executor=executor)
+        self.checker = Checker(problem, targets, self.pa, self.pb, executor=executor, robust=robust)
         self.evaluated = {}
 
     def s_of(self, w):
@@ -142,23 +147,30 @@ class _Search:
         most = min(MAX_SECTION_STAGES, self.max_stages or MAX_SECTION_STAGES)
         if max(n_real, m_real) > most or (self.max_stages is not None and n_real + m_real > self.max_stages):
             return None     # more stages than will be searched: not a candidate
+        # (robust designs may trim the reflux: where the window is set by the material balance, more
+        # stages alone cannot centre it)
         n, m, s, w, _, met, _ = self.checker.search(max(1, math.ceil(n_real)), max(1, math.ceil(m_real)),
-                                                    s, w, move_reflux=False)
+                                                    s, w, move_reflux=bool(self.checker.robust))
         if not met or (self.max_stages is not None and n + m > self.max_stages):
             return None
-        return self.cost_of(n, m, w)
+        return self.cost_of(n, m, w, s)
 
-    def cost_of(self, n, m, w):
-        """The costed design (n, m, W) if it meets the targets, else None."""
-        key = (n, m, round(w, 10))
+    def cost_of(self, n, m, w, s=None):
+        """The costed design (n, m, W) if it meets the targets, else None (S = W + f'_A unless given)."""
+        s = self.s_of(w) if s is None else s
+        key = (n, m, round(w, 10), round(s, 10))
         if key not in self.evaluated:
-            result = self.checker.solve(self.problem.build(n, m, self.s_of(w), w))
+            cascade = self.problem.build(n, m, s, w)
+            result = self.checker.solve(cascade)
             if isinstance(result, Exception):
                 raise result
             cand = None
-            if (self.problem.meets(result.products, self.targets) and result.cost is not None
+            products = result.products
+            if self.checker.robust:      # worst case over the robust margins decides
+                products = self.checker.worst_case(cascade, summary(result))["products"]
+            if (self.problem.meets(products, self.targets) and result.cost is not None
                     and math.isfinite(result.cost.per_kg_product)):
-                cand = Candidate(n, m, self.s_of(w), w, result.cost.per_kg_product, result.cost.total_per_year,
+                cand = Candidate(n, m, s, w, result.cost.per_kg_product, result.cost.total_per_year,
                                  {k: p.purity for k, p in result.products.items()},
                                  {k: p.recovery for k, p in result.products.items()}, dict(result.cost.items))
             self.evaluated[key] = cand
@@ -205,15 +217,18 @@ class _Search:
 
 
 def optimize(cascade, targets: Targets, *, max_stages=None, reflux_multiples=REFLUX_MULTIPLES,
-             executor=None) -> OptimizeResult:
+             executor=None, robust=None) -> OptimizeResult:
     """Cheapest cascade (stage counts, reflux, flows) that meets ``targets`` by simulation.
 
-    Uses the cascade's cost parameters (the defaults of :mod:`sx_model.cost` if it has none).
+    Uses the cascade's cost parameters (the defaults of :mod:`sx_model.cost` if it has none). With
+    ``robust`` (path -> relative margin) a design counts only if it meets the targets with each named
+    input at both ends of its margin (see :class:`~sx_model.studies.design.Checker`); the report gives
+    the cheapest design's distance to its cliff either way.
     """
     import time
 
     start = time.perf_counter()
-    search = _Search(cascade, targets, max_stages, executor)
+    search = _Search(cascade, targets, max_stages, executor, robust)
     candidates = [c for c in (search.evaluate(k * search.w_min) for k in reflux_multiples) if c is not None]
     if not candidates:
         raise InfeasibleDesign("no reflux on the grid gives a design that meets the targets within "
@@ -221,13 +236,17 @@ def optimize(cascade, targets: Targets, *, max_stages=None, reflux_multiples=REF
                                   f"{MAX_SECTION_STAGES} stages per section"))
     best = search.golden(min(candidates, key=lambda c: c.usd_per_kg), reflux_multiples, candidates)
     best, checked = search.neighbours(best, candidates)
-    unique = {(c.n, c.m, round(c.w, 10)): c for c in candidates}
-    best = unique[(best.n, best.m, round(best.w, 10))]
+    unique = {(c.n, c.m, round(c.w, 10), round(c.s, 10)): c for c in candidates}
+    best = unique[(best.n, best.m, round(best.w, 10), round(best.s, 10))]
     candidates = list(unique.values())
+    chosen = search.problem.build(best.n, best.m, best.s, best.w)
+    problem = search.problem
+    window = cliff_report(chosen, {problem.organic_name: {"purity": targets.purity_a, "recovery": targets.recovery_a},
+                                   problem.raffinate_name: {"purity": targets.purity_b,
+                                                            "recovery": targets.recovery_b}})
     return OptimizeResult(name=cascade.name, best=best, candidates=candidates, front=_pareto(candidates),
-                          solves=search.checker.solves, neighbours_checked=checked[-6:],
-                          cascade=search.problem.build(best.n, best.m, best.s, best.w),
-                          elapsed_s=time.perf_counter() - start)
+                          solves=search.checker.solves, neighbours_checked=checked[-6:], cascade=chosen,
+                          elapsed_s=time.perf_counter() - start, robust=search.checker.robust, window=window)
 
 
 def _pareto(candidates):
@@ -239,6 +258,6 @@ def _pareto(candidates):
     return front
 
 
-def pareto(cascade, targets: Targets, *, max_stages=None, executor=None):
+def pareto(cascade, targets: Targets, *, max_stages=None, executor=None, robust=None):
     """Cost per kg against total stage count: the Pareto front of :func:`optimize`'s designs."""
-    return optimize(cascade, targets, max_stages=max_stages, executor=executor)
+    return optimize(cascade, targets, max_stages=max_stages, executor=executor, robust=robust)
