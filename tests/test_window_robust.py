@@ -140,3 +140,33 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, command, args, needle):
     assert run.returncode == 2, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and needle in run.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+ALIAS_BOMB = ("a: &a [1,2]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+              "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+              "f: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n")
+
+
+@pytest.mark.parametrize("command, args", [
+    ("window", ["--target", "raffinate=0.9"]),
+    ("sensitivity", []),
+    ("uncertainty", []),
+])
+def test_new_commands_refuse_an_alias_bomb_in_one_line(tmp_path, command, args):
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(ALIAS_BOMB)
+    run = cli(command, bomb, *args, cwd=tmp_path)
+    assert run.returncode == 2 and "YAML nodes" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("path", ["streams.organic.recycle", "equilibrium.extractant.base", "name"])
+def test_sensitivity_refuses_inputs_that_are_not_numbers(tmp_path, path):
+    run = cli("sensitivity", ROOT / "configs" / "lacepn_p507_loop.yaml", "--input", path, cwd=tmp_path)
+    assert run.returncode == 2 and "expected a numeric input" in run.stderr
+
+
+def test_a_window_wider_than_the_input_allows_stays_an_answer():
+    # -1000 % of the scrub acid is negative (refused by the config's checks): counted as a missed target
+    window = operating_window(sx_model.load_config(CONFIG), TARGETS, ["streams.scrub.acid"], span=10.0)
+    w = window.windows[0]
+    assert w.low is not None and w.low > 0 and w.high is not None
