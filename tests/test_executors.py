@@ -176,3 +176,29 @@ def test_ctrl_c_keeps_the_finished_points(tmp_path):
     data = json.loads((out / "sweep.json").read_text())
     assert data["interrupted"] is True and 0 < len(data["points"]) < 12001
     assert len((out / "sweep.csv").read_text().splitlines()) == len(data["points"]) + 1
+
+
+def test_a_curve_on_two_processes_equals_the_serial_curve():
+    from sx_model.studies.problem import Targets
+
+    targets = Targets(purity_a=0.999, purity_b=0.999)
+    totals = [40, 50, 60, 70]
+    serial = sx_model.curve(ROOT / "configs" / "prnd_p507.yaml", targets, totals)
+    parallel = sx_model.curve(ROOT / "configs" / "prnd_p507.yaml", targets, totals,
+                              executor=ProcessExecutor(workers=2))
+    assert parallel.to_dict() == serial.to_dict()
+
+
+@pytest.mark.skipif(dask_missing is not None, reason=dask_missing or "")
+def test_a_curve_through_a_dask_local_cluster_equals_the_serial_curve():
+    from distributed import Client, LocalCluster
+
+    from sx_model.studies.executors import DaskExecutor
+    from sx_model.studies.problem import Targets
+
+    targets = Targets(purity_a=0.999, purity_b=0.999)
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      processes=True) as cluster, Client(cluster) as client:
+        dask = sx_model.curve(ROOT / "configs" / "prnd_p507.yaml", targets, [40, 60], executor=DaskExecutor(client))
+    serial = sx_model.curve(ROOT / "configs" / "prnd_p507.yaml", targets, [40, 60])
+    assert dask.to_dict() == serial.to_dict()

@@ -123,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
                    "write impurity of each product against total stage count")
     crv.add_argument("--stages", required=True, metavar="SPEC", help="total stage counts, start:stop[:step]")
     _targets_option(crv, required=False)
+    _parallel_options(crv)
     for name, summary, extra in (("optimize", "cheapest cascade (stages, reflux, flows) meeting the targets",
                                   " --write best.yaml"),
                                  ("pareto", "cost per kg against total stage count (Pareto front)",

@@ -438,11 +438,17 @@ def curve(cascade, targets: Targets, totals, *, executor=None) -> CurveResult:
     out = {"n": [], "m": [], "meets": []}
     names = (problem.organic_name, problem.raffinate_name)
     purities, recoveries = {k: [] for k in names}, {k: [] for k in names}
+    totals = [int(t) for t in totals]
     for total in totals:
-        total = int(total)
         if total < 2:
             raise ConfigError("--stages", f"total stage count {total}; expected at least 2")
-        n, r = _best_split(problem, executor, total, sc.s, sc.w, pa, pb)
+    # every total is an independent task (a bisection over its splits, solved cold): an executor with
+    # several workers runs them side by side, with the same outcome as one after the other
+    if hasattr(executor, "run"):
+        points = executor.run(_curve_point, [(problem, total, sc.s, sc.w, pa, pb) for total in totals])
+    else:                # an executor offering only solve and map: one total after the other through it
+        points = [_best_split(problem, executor, total, sc.s, sc.w, pa, pb) for total in totals]
+    for total, (n, r) in zip(totals, points):
         out["n"].append(n)
         out["m"].append(total - n)
         out["meets"].append(bool(problem.meets(r.products, targets)))
@@ -455,6 +461,11 @@ def curve(cascade, targets: Targets, totals, *, executor=None) -> CurveResult:
                        targets={problem.organic_name: {"purity": targets.purity_a, "recovery": targets.recovery_a},
                                 problem.raffinate_name: {"purity": targets.purity_b,
                                                          "recovery": targets.recovery_b}})
+
+
+def _curve_point(problem, total, s, w, pa, pb):
+    """One point of a curve: (n, result) of the best split of ``total`` stages (cold solves)."""
+    return _best_split(problem, SerialExecutor(warm=False), total, s, w, pa, pb)
 
 
 def _best_split(problem, executor, total, s, w, pa, pb):

@@ -58,6 +58,12 @@ class SerialExecutor:
         for cascade in cascades:
             yield cascade if isinstance(cascade, SxModelError) else self.solve(cascade)
 
+    def run(self, func, arguments):
+        """``func(*args)`` for each tuple of ``arguments``, in order (independent tasks of a study,
+        e.g. one point of a curve each; ``func`` must be a module-level function for the parallel
+        executors)."""
+        return [func(*args) for args in arguments]
+
 
 def _solve_chunk(payload):
     cascades, warm, options = payload
@@ -122,6 +128,28 @@ class ProcessExecutor:
 
     def solve(self, cascade):
         return self.serial.solve(cascade)
+
+    def run(self, func, arguments):
+        """``func(*args)`` for each tuple of ``arguments`` on the local processes, results in order
+        (exceptions raised by a task are raised here)."""
+        import multiprocessing
+        import threading
+
+        arguments = list(arguments)
+        if self.workers == 1 or len(arguments) <= 1:
+            return [func(*args) for args in arguments]
+        fork = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+        context = multiprocessing.get_context("fork" if fork else "spawn")
+        pool = context.Pool(processes=min(self.workers, len(arguments)), initializer=_ignore_interrupts)
+        try:
+            out = pool.starmap(func, arguments, chunksize=1)
+            pool.close()
+            return out
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
 
     def chunks(self, items):
         """The contiguous chunks a batch is cut into (:func:`chunk_count`; sizes differing by at most 1)."""
@@ -245,6 +273,15 @@ class DaskExecutor:
 
     def solve(self, cascade):
         return self.serial.solve(cascade)
+
+    def run(self, func, arguments):
+        """``func(*args)`` for each tuple of ``arguments`` on the cluster, results in order."""
+        futures = [self.client.submit(func, *args, pure=False) for args in arguments]
+        try:
+            return [f.result() for f in futures]
+        finally:
+            for f in futures:
+                f.cancel()
 
     def map(self, cascades):
         items = list(cascades)
