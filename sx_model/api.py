@@ -16,10 +16,25 @@ def _cascade(config):
 
 
 def design(config, targets, *, name=None, executor=None, robust=None):
-    """:func:`sx_model.studies.design` on a Cascade, a config path or a mapping."""
+    """Design on a Cascade, a config path or a mapping.
+
+    ``targets`` as :class:`~sx_model.studies.problem.Targets` (separation-factor cascades: shortcut
+    theory checked by simulation, :func:`sx_model.studies.design`), or a mapping product -> purity or
+    (purity, recovery) for any model (stage counts and scrub acid by simulation,
+    :func:`sx_model.studies.general.design_by_simulation`)."""
+    cascade = _cascade(config)
+    if isinstance(targets, Mapping):
+        from .studies.general import design_by_simulation
+
+        if robust:
+            from .errors import ConfigError
+
+            raise ConfigError("robust", "robust design covers Targets on separation_factor cascades")
+        pairs = {k: (v if isinstance(v, tuple) else (v, None)) for k, v in targets.items()}
+        return design_by_simulation(cascade, pairs, executor=executor)
     from .studies import design as run
 
-    return run(_cascade(config), targets, name=name, executor=executor, robust=robust)
+    return run(cascade, targets, name=name, executor=executor, robust=robust)
 
 
 def curve(config, targets, totals, *, executor=None):

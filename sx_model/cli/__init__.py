@@ -107,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
                           "m^3/h and L/min, purity on an REO mass basis); JSON stays SI")
     _command(sub, "validate", "check a config without solving it", example, outputs=False)
     des = _command(sub, "design", "design a cascade for target purities and check it by simulation",
-                   f"{example} {targets} --write d.yaml", TWO_PRODUCTS)
+                   f"{example} {targets} --write d.yaml",
+                   "YAML config (separation_factor: shortcut theory checked by simulation; any other model: "
+                   "stage counts and scrub acid found by simulation)")
     _targets_option(des)
     _robust_option(des)
     des.add_argument("--write", metavar="FILE", help="write the checked design as a YAML config")

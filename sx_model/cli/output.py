@@ -254,6 +254,22 @@ def targets(args, cascade):
     return Targets(pa, pb, ra, rb)
 
 
+def target_pairs(args, cascade) -> dict:
+    """``--target`` options -> {product: (purity, recovery or None)} for any keyed products."""
+    from ..studies.problem import parse_target
+
+    out = {}
+    for text in args.target or []:
+        name, purity, recovery = parse_target(text)
+        if name not in cascade.product_keys:
+            raise ConfigError("--target", f"no keyed product {name!r}; expected one of "
+                                          f"{', '.join(cascade.product_keys)}")
+        if name in out:
+            raise ConfigError("--target", f"{name!r} is given twice; expected one target per product")
+        out[name] = (purity, recovery)
+    return out
+
+
 def dumps(data) -> str:
     """Strict JSON text (no NaN or Infinity)."""
     from ..results import finite
