@@ -26,6 +26,11 @@ named strategies of :attr:`SteadyOptions.strategies` in turn until one converges
 ``homotopy``
     The model's own path from an easier problem (separation factors beta^t with a moving half-loading;
     the extractant concentration for the cation-exchange models), tangent predictor, Newton corrector.
+``edge check``
+    Models that saturate the organic: Newton with the organic flows changed by +-1e-5 of themselves;
+    if the stage compositions jump between the two, the cascade sits on the material-balance edge and
+    its profile is not determined by the inputs: :class:`~sx_model.errors.IllPosedCascade` is raised
+    (fast) instead of walking the pseudo-transient path for minutes.
 ``pseudo-transient``
     Pseudo-transient continuation: from the coarser cascade's profile (with Newton tried every few
     steps), then from where the homotopy stopped and from each start.
