@@ -197,6 +197,10 @@ class ProcessExecutor:
                 else:
                     task = (_solve_chunk, (list(itertools.islice(source, size)), self.warm, self.options))
                 first += size
+                # at most one task per worker in flight: a task waiting in the pipe would block the
+                # pool's feeder thread, and terminate() (Ctrl-C) would then wait on it forever
+                while len(pending) >= self.workers:
+                    yield from pending.popleft().get()
                 pending.append(pool.apply_async(task[0], (task[1],)))
                 while pending and pending[0].ready():
                     yield from pending.popleft().get()
