@@ -39,13 +39,8 @@ def main(args) -> int:
     cascade = output.load(args.config)
     # each total is a bisection over its splits: about log2(total) solves
     solves = sum(max(1, math.ceil(math.log2(max(n, 2)))) for n in counts)
-    pool = executor(args, solves, warm=False)
-    try:
+    with executor(args, solves, warm=False) as pool:
         result = curve(cascade, output.targets(args, cascade), counts, executor=pool)
-    finally:
-        close = getattr(pool, "close", None)
-        if close:
-            close()
     files = {"curve.json": output.dumps(result.to_dict()), "curve.csv": result.to_csv()}
     extra = {"plot": output.figure_writer(result.plot())} if args.plot else {}
     output.finish(args, outputs, paths, files, "curve.json", "curve.csv", result.table, extra)

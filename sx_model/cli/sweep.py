@@ -82,13 +82,8 @@ def main(args) -> int:
     count = 1
     for _, values, _ in items:
         count *= len(values)
-    pool = executor(args, count)
-    try:
+    with executor(args, count) as pool:
         result = sweep(cascade, items, executor=pool)
-    finally:
-        close = getattr(pool, "close", None)
-        if close:
-            close()
     if result.interrupted:
         return output.interrupted(args, outputs, paths, {"sweep.json": output.dumps(result.to_dict()),
                                                          "sweep.csv": result.to_csv()},

@@ -23,14 +23,9 @@ def main(args) -> int:
             name, purity, recovery = parse_target(text)
             targets[name] = (purity, recovery)
     samples = args.samples if args.samples is not None else (spec.samples or 200)
-    pool = executor(args, samples if isinstance(samples, int) and samples > 0 else 1, warm=False)
-    try:
+    with executor(args, samples if isinstance(samples, int) and samples > 0 else 1, warm=False) as pool:
         study = uncertainty(cascade, spec, samples=args.samples, seed=args.seed, sampling=args.sampling,
                             targets=targets, executor=pool)
-    finally:
-        close = getattr(pool, "close", None)
-        if close:
-            close()
     if study.interrupted:
         return output.interrupted(args, outputs, paths, {"uncertainty.json": output.dumps(study.to_dict()),
                                                          "uncertainty.csv": study.to_csv()},

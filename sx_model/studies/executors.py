@@ -26,7 +26,21 @@ from __future__ import annotations
 from ..errors import ConfigError, SxModelError
 
 
-class SerialExecutor:
+class _Closing:
+    """Executors are context managers: ``with executor: ...`` releases what they hold (a cluster
+    connection) at the end; local executors hold nothing."""
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class SerialExecutor(_Closing):
     """Solve in this process, in order, warm-starting each solve from the previous converged result.
 
     Parameters
@@ -109,7 +123,7 @@ def chunks(items, count):
     return [c for c in out if c]
 
 
-class ProcessExecutor:
+class ProcessExecutor(_Closing):
     """Solve ``map`` batches on ``workers`` local processes (default: all cores).
 
     The batch is cut into contiguous chunks (:func:`chunk_count`: up to eight per worker), each solved in
@@ -234,7 +248,7 @@ def auto_executor(count: int, warm: bool = True, options=None):
     return SerialExecutor(warm=warm, options=options)
 
 
-class DaskExecutor:
+class DaskExecutor(_Closing):
     """Solve ``map`` batches on a Dask distributed cluster.
 
     Parameters
@@ -301,9 +315,3 @@ class DaskExecutor:
     def close(self):
         if self._own:
             self.client.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

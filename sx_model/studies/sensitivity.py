@@ -136,6 +136,17 @@ def _number(node):
     return float(match.group(1)), match.group(2).strip()
 
 
+def continuous_inputs(cascade, paths):
+    """(paths, [(value, unit)], [apply]) for dotted paths of continuous inputs of ``cascade`` (each
+    named once; values in the cascade's SI config; ``apply(cascade, value)`` edits one)."""
+    from ..config.edits import variable
+
+    paths = list(paths)
+    if len(set(paths)) != len(paths):
+        raise ConfigError("--input", "an input is named twice; expected each once")
+    return paths, [_input_value(cascade, p) for p in paths], [variable(p, cascade) for p in paths]
+
+
 def _input_value(cascade, path):
     """(value, unit) of a config path in the cascade's SI config (ConfigError if it has none)."""
     node = cascade.to_config()
@@ -160,17 +171,12 @@ def sensitivity(cascade, inputs=None, *, result=None, step: float = STEP, option
     ``result`` is the converged result of ``cascade`` (solved here if not given). Raises
     ConvergenceError if the cascade does not solve, ConfigError for an unknown or non-numeric input.
     """
-    from ..config.edits import variable
     from ..solvers import steady
     from ..solvers.equations import Network, make_system
 
     if not (isinstance(step, float) and 0.0 < step < 1e-2):
         raise ConfigError("step", f"{step!r}; expected a relative step between 0 and 0.01")
-    inputs = list(default_inputs(cascade) if inputs is None else inputs)
-    if len(set(inputs)) != len(inputs):
-        raise ConfigError("--input", "an input is named twice; expected each once")
-    values = [_input_value(cascade, p) for p in inputs]
-    applies = [variable(p, cascade) for p in inputs]
+    inputs, values, applies = continuous_inputs(cascade, default_inputs(cascade) if inputs is None else inputs)
     if result is None:
         result = steady.solve(cascade, options=options)
 

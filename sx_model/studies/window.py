@@ -158,19 +158,15 @@ def operating_window(cascade, targets: dict, inputs=None, *, span: float = 0.2, 
     """The operating window of ``cascade`` for ``targets`` (product -> (purity, recovery or None)) over
     each of ``inputs`` (dotted config paths; default :func:`default_window_inputs`), searched up to
     +-``span`` (relative) and located to ``tol`` (relative)."""
-    from ..config.edits import variable
-    from .sensitivity import _input_value
+    from .sensitivity import continuous_inputs
 
     check_targets(cascade, targets)
     if not (isinstance(span, (int, float)) and 0 < span <= 10):
         raise ConfigError("--span", f"{span!r}; expected a relative span from 0 to 10 (1000 %)")
     if not (isinstance(tol, (int, float)) and 1e-9 <= tol < span):
         raise ConfigError("--tol", f"{tol!r}; expected a relative tolerance from 1e-9 to the span")
-    inputs = list(default_window_inputs(cascade) if inputs is None else inputs)
-    if len(set(inputs)) != len(inputs):
-        raise ConfigError("--input", "an input is named twice; expected each once")
-    values = [_input_value(cascade, p) for p in inputs]
-    applies = [variable(p, cascade) for p in inputs]
+    inputs, values, applies = continuous_inputs(
+        cascade, default_window_inputs(cascade) if inputs is None else inputs)
     executor = executor or SerialExecutor()
     start = time.perf_counter()
     count = [0]
