@@ -130,6 +130,8 @@ def test_cli_window_writes_table_and_map(tmp_path):
     ("window", ["--target", "nope=0.9"], "nope"),
     ("window", ["--target", "raffinate=0.99", "--span", "0"], "--span"),
     ("window", ["--target", "raffinate=0.99", "--input", "sections.scrub.stages"], "whole number"),
+    ("window", ["--target", "raffinate=0.99", "--plot", "w.png", "--points", "1"], "--points"),
+    ("window", ["--target", "raffinate=0.99", "--target", "raffinate=0.9"], "twice"),
     ("design", ["--target", "raffinate=0.99", "--robust", "streams.organic.flow"], "--robust"),
     ("design", ["--target", "raffinate=0.99", "--robust", "streams.organic.flow=150%"], "--robust"),
     ("design", ["--target", "raffinate=0.99", "--robust", "streams.nope.flow=1%"], "no such key"),

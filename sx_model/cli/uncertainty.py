@@ -10,18 +10,12 @@ FILES = {"uncertainty.json": "uncertainty.json", "uncertainty.csv": "uncertainty
 def main(args) -> int:
     from ..config import load_uncertainty
     from ..errors import ConfigError
-    from ..studies.problem import parse_target
     from ..studies.uncertainty import uncertainty
     from .sweep import executor
 
     outputs, paths = output.plan(args, FILES, inputs=[args.config])
     cascade, spec = load_uncertainty(args.config)
-    targets = None
-    if args.target:
-        targets = {}
-        for text in args.target:
-            name, purity, recovery = parse_target(text)
-            targets[name] = (purity, recovery)
+    targets = output.target_pairs(args, cascade) if args.target else None
     samples = args.samples if args.samples is not None else (spec.samples or 200)
     with executor(args, samples if isinstance(samples, int) and samples > 0 else 1, warm=False) as pool:
         study = uncertainty(cascade, spec, samples=args.samples, seed=args.seed, sampling=args.sampling,

@@ -27,8 +27,8 @@ named strategies of :attr:`SteadyOptions.strategies` in turn until one converges
     The model's own path from an easier problem (separation factors beta^t with a moving half-loading;
     the extractant concentration for the cation-exchange models), tangent predictor, Newton corrector.
 ``edge check``
-    Models that saturate the organic: Newton with the organic flows changed by +-1e-5 of themselves;
-    if the stage compositions jump between the two, the cascade sits on the material-balance edge and
+    Models that saturate the organic: Newton with the organic flows changed by +-1e-5 of themselves
+    (+-1e-4 if Newton does not converge there); if the stage compositions jump between the two, the cascade sits on the material-balance edge and
     its profile is not determined by the inputs: :class:`~sx_model.errors.IllPosedCascade` is raised
     (fast) instead of walking the pseudo-transient path for minutes.
 ``pseudo-transient``
@@ -514,8 +514,8 @@ def _edge_check(run):
     the feed) with long sections, the two sections pinch on either side of the feed and the front
     between them can sit almost anywhere: its place depends on the flows' digits beyond the eighth,
     Newton stalls and the fallbacks spend minutes. Probe: solve (Newton only) with every organic inlet
-    flow changed by -EDGE_PROBE and +EDGE_PROBE of itself; if both converge and the stage compositions
-    differ by more than EDGE_JUMP somewhere, the cascade is ill-posed: say so (raise
+    flow changed by -delta and +delta of itself, for the first delta of EDGE_PROBES at which both
+    converge; if the stage compositions differ by more than EDGE_JUMP somewhere, the cascade is ill-posed: say so (raise
     :class:`IllPosedCascade`, with the products on both sides) instead of searching further.
     """
     system, cascade = run.system, run.cascade
@@ -544,7 +544,7 @@ def _edge_check(run):
         f"steady state of {cascade.name!r} is not determined by its inputs: the cascade sits on the "
         f"material-balance edge (organic product = extractable share of the feed), where changing the "
         f"organic flow by {delta:g} of itself moves the composition of {moved} stages by up to "
-        f"{float(jump.max()):.0%} (products stay close: {shown}); move the organic or scrub flow off "
+        f"{float(jump.max()):.0%} (products on the two sides: {shown}); move the organic or scrub flow off "
         f"the edge by {10 * delta:g} of itself or more",
         iterations=run.total,
         diagnostics={"strategies": list(run.tried) + ["edge check"],

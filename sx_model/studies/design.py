@@ -132,15 +132,15 @@ def summary(result) -> dict:
 
 def check_robust(cascade, robust) -> dict:
     """``robust`` (path -> relative margin) checked against ``cascade`` (ConfigError naming the input)."""
-    from .sensitivity import _input_value
+    from .sensitivity import continuous_inputs
 
     out = {}
     for path, fraction in dict(robust or {}).items():
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
             raise ConfigError("--robust", f"{path}={fraction!r}; expected a relative margin between 0 and 1 "
                                           "such as streams.organic.flow=0.1%")
-        _input_value(cascade, path)
         out[str(path)] = float(fraction)
+    continuous_inputs(cascade, out)          # each a continuous input of the cascade
     return out
 
 
@@ -228,13 +228,11 @@ class Checker:
         both ends with the others nominal). Edits refused by the config's checks give None."""
         import itertools
 
-        from ..config.edits import variable
-        from .sensitivity import _input_value
+        from .sensitivity import continuous_inputs
 
-        edits = []
-        for path, fraction in self.robust.items():
-            value, unit = _input_value(cascade, path)
-            edits.append((variable(path, cascade), value, unit, fraction))
+        paths, values, applies = continuous_inputs(cascade, self.robust)
+        edits = [(apply, value, unit, self.robust[path])
+                 for path, (value, unit), apply in zip(paths, values, applies)]
         if len(edits) <= ROBUST_CORNERS_UP_TO:
             corners = list(itertools.product((-1.0, 1.0), repeat=len(edits)))
         else:

@@ -12,9 +12,9 @@ two methods:
 ``map(cascades)``
     An iterable of cascades -> an iterator of outcomes in the same order.
 
-:class:`ProcessExecutor` runs ``map`` on several local processes: the cascades are cut into one
-contiguous chunk per worker, and each worker solves its chunk in order with warm starts within the
-chunk, so each outcome is exactly what :class:`SerialExecutor` gives on that chunk (see
+:class:`ProcessExecutor` runs ``map`` on several local processes: the cascades are cut into
+contiguous chunks (:func:`chunk_count`), and each worker solves a chunk in order with warm starts within
+it, so each outcome is exactly what :class:`SerialExecutor` gives on that chunk (see
 :meth:`ProcessExecutor.chunks`). :class:`DaskExecutor` does the same on a Dask distributed cluster
 (the same chunking, counting the cluster's worker threads), so with k worker threads its outcomes are bit for bit
 those of ``ProcessExecutor(workers=k)``. With ``warm=False`` every solve is cold and the outcomes do
@@ -101,6 +101,26 @@ def _ignore_interrupts():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _forks():
+    """Whether local pools fork: where there is fork, so that workers start without importing numpy
+    and scipy again, but only while this process runs no other thread (a thread holding a lock at the
+    fork, such as a Dask client's event loop, would leave the workers deadlocked)."""
+    import multiprocessing
+    import threading
+
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _local_pool(processes, fork):
+    """A multiprocessing pool of ``processes`` workers (forked or spawned), whose workers ignore
+    Ctrl-C: the parent handles it and stops them. Forked workers see this process's memory as it is
+    now."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork" if fork else "spawn")
+    return context.Pool(processes=processes, initializer=_ignore_interrupts)
+
+
 def chunk_count(items: int, workers: int) -> int:
     """How many contiguous chunks a batch of ``items`` is cut into for ``workers`` workers: up to
     eight per worker (so that results and the progress bar come in as chunks finish, Ctrl-C keeps the
@@ -129,8 +149,8 @@ class ProcessExecutor(_Closing):
     The batch is cut into contiguous chunks (:func:`chunk_count`: up to eight per worker), each solved in
     order with warm starts within it, so every outcome is bit for bit what
     ``SerialExecutor(warm=...).map(chunk)`` gives for its chunk; the first point of each chunk is a
-    cold solve. Outcomes come back in order as the chunks finish. ``solve`` (one cascade, as the sequential searches of ``design`` and
-    ``optimize`` need) runs in this process.
+    cold solve. Outcomes come back in order as the chunks finish. ``solve`` (one cascade, as the
+    sequential searches of ``design`` and ``optimize`` need) runs in this process.
     """
 
     def __init__(self, workers: int | None = None, warm: bool = True, options=None):
@@ -146,15 +166,10 @@ class ProcessExecutor(_Closing):
     def run(self, func, arguments):
         """``func(*args)`` for each tuple of ``arguments`` on the local processes, results in order
         (exceptions raised by a task are raised here)."""
-        import multiprocessing
-        import threading
-
         arguments = list(arguments)
         if self.workers == 1 or len(arguments) <= 1:
             return [func(*args) for args in arguments]
-        fork = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-        context = multiprocessing.get_context("fork" if fork else "spawn")
-        pool = context.Pool(processes=min(self.workers, len(arguments)), initializer=_ignore_interrupts)
+        pool = _local_pool(min(self.workers, len(arguments)), _forks())
         try:
             out = pool.starmap(func, arguments, chunksize=1)
             pool.close()
@@ -184,23 +199,17 @@ class ProcessExecutor(_Closing):
             yield from self.serial.map(source)
             return
         import itertools
-        import multiprocessing
         from collections import deque
 
-        # fork where there is one: workers start without importing numpy and scipy again
-        # (only while this process runs no other thread: a thread holding a lock at the fork, such as
-        # a Dask client's event loop, would leave the workers deadlocked)
-        import threading
-
-        fork = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-        context = multiprocessing.get_context("fork" if fork else "spawn")
+        fork = _forks()
         # Forked workers inherit a batch that can build its own items (``at(i)``): they get index
-        # ranges and build their cascades themselves, so the building is spread over the workers too.
+        # ranges and build their cascades themselves, so the building is spread over the workers too
+        # (set before the pool forks them).
         global _FORKED_BATCH
         by_index = fork and hasattr(cascades, "at")
         if by_index:
             _FORKED_BATCH = cascades
-        pool = context.Pool(processes=min(self.workers, len(sizes)), initializer=_ignore_interrupts)
+        pool = _local_pool(min(self.workers, len(sizes)), fork)
         pending = deque()
         finished = False
         try:

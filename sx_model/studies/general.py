@@ -109,8 +109,7 @@ def design_by_simulation(cascade, targets: dict, *, adjust: str | None = None, e
     ``targets`` (product -> (purity, recovery or None)) for any model; see the module docstring.
 
     Raises InfeasibleDesign when the targets stay out of reach (stage limit or rounds)."""
-    from ..config.edits import variable
-    from .sensitivity import _input_value
+    from .sensitivity import continuous_inputs
 
     start = time.perf_counter()
     check_targets(cascade, targets)
@@ -121,11 +120,10 @@ def design_by_simulation(cascade, targets: dict, *, adjust: str | None = None, e
     inlets = {i.name: i for i in cascade.circuit.inlets}
     if adjust is None:
         adjust = "streams.scrub.acid" if "scrub" in inlets and inlets["scrub"].acid > 0 else "streams.organic.flow"
-    nominal, unit = _input_value(cascade, adjust)
+    _, [(nominal, unit)], [apply] = continuous_inputs(cascade, [adjust])
     if nominal <= 0:
         raise ConfigError(adjust, f"{nominal:g} {unit}: design by simulation scales this input; expected a "
                                   "value above zero to start from")
-    apply = variable(adjust, cascade)
     most = min(MAX_SECTION_STAGES, max_stages or MAX_SECTION_STAGES)
     # which section purifies which product
     grows = {}

@@ -214,6 +214,12 @@ def operating_window(cascade, targets: dict, inputs=None, *, span: float = 0.2, 
                         solves=count[0], elapsed_s=time.perf_counter() - start)
 
 
+def check_points(points):
+    """Grid points per axis of a window map: 3 to 201 (ConfigError otherwise)."""
+    if isinstance(points, bool) or not isinstance(points, int) or not 3 <= points <= 201:
+        raise ConfigError("--points", f"{points!r}; expected a whole number from 3 to 201")
+
+
 def window_map(cascade, targets, window: WindowResult, *, points: int = 21, executor=None) -> dict:
     """Solve a ``points`` x ``points`` grid over the first two inputs of ``window`` (each over the
     found window widened by half its width, or +-span where no edge was found) and store, in
@@ -223,8 +229,7 @@ def window_map(cascade, targets, window: WindowResult, *, points: int = 21, exec
 
     if len(window.windows) < 2:
         raise ConfigError("--input", "the window map needs two inputs")
-    if not 3 <= points <= 201:
-        raise ConfigError("--points", f"{points!r}; expected 3 to 201")
+    check_points(points)
     axes = []
     for w in window.windows[:2]:
         low = w.low if w.low is not None else w.nominal * (1 - w.span)
