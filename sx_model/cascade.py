@@ -73,7 +73,9 @@ class Cascade:
                                organic_flow=flows["organic"], acid_inflow=circuit.acid_inflow(),
                                metal_inflow=float(circuit.inlet_loads().sum()),
                                anion_inflow=circuit.anion_inflow(), tracer=tracer,
-                               solvent_inflow=float(solvent))
+                               solvent_inflow=float(solvent), temperature=circuit.stage_temperature(),
+                               aqueous_metal_inflow=circuit.aqueous_metal_inflow(),
+                               sulfate_inflow=circuit.sulfate_inflow())
 
     def feed_totals(self) -> np.ndarray:
         """Total inflow of each component from all inlets [mol/s], shape (C,)."""

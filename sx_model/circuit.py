@@ -29,12 +29,17 @@ class Section:
         0-based index of the first stage of the section.
     stages : int
         Number of stages [-].
+    efficiency : float
+        Murphree efficiency (organic phase) of its stages [-].
+    temperature : float
+        Temperature of its stages [K].
     """
 
     name: str
     first: int
     stages: int
     efficiency: float = 1.0
+    temperature: float = 298.15
 
     @property
     def last(self) -> int:
@@ -57,7 +62,11 @@ class Inlet:
     concentration : numpy.ndarray
         Concentration of each component [mol/m^3].
     acid : float
-        Free acid (H+) concentration [mol/m^3].
+        Free acid as its proton total [mol/m^3]: [H+] (+ [HSO4-] in sulfate) - [OH-]; negative for a
+        liquor that carries free base.
+    sulfate : float or None
+        Total sulfate [mol/m^3] of an aqueous stream in sulfate medium; None: from electroneutrality
+        (metal sulfates and sulfuric acid).
     anchor : tuple or None
         Where the inlet sits in the layout, kept when stage counts change: ``(section, "first")``,
         ``(section, "last")`` or ``(section, offset)`` (0-based offset from the section's first stage).
@@ -73,6 +82,7 @@ class Inlet:
     acid: float = 0.0
     anchor: tuple | None = None
     explicit: bool = False
+    sulfate: float | None = None
 
 
 @dataclass
@@ -262,6 +272,34 @@ class Circuit:
             loads[inlet.stage] += inlet.flow * inlet.concentration
         return loads
 
+    def stage_temperature(self) -> np.ndarray:
+        """Temperature of each stage [K], shape (N,)."""
+        out = np.full(self.stage_count, 298.15)
+        for sec in self.sections:
+            out[sec.first:sec.first + sec.stages] = sec.temperature
+        return out
+
+    def aqueous_metal_inflow(self) -> np.ndarray:
+        """Metal fed with aqueous inlets into each stage [mol/s], shape (N, C)."""
+        loads = np.zeros((self.stage_count, self.component_count))
+        for inlet in self.inlets:
+            if inlet.phase == AQUEOUS:
+                loads[inlet.stage] += inlet.flow * inlet.concentration
+        return loads
+
+    def sulfate_inflow(self) -> np.ndarray:
+        """Total sulfate fed with aqueous inlets into each stage [mol/s], shape (N,): the stream's own
+        value, else electroneutrality of metal sulfates and sulfuric acid (2 S = acid + sum z c)."""
+        charges = np.asarray(self.charges, dtype=float)
+        out = np.zeros(self.stage_count)
+        for inlet in self.inlets:
+            if inlet.phase == AQUEOUS:
+                s = inlet.sulfate
+                if s is None:
+                    s = 0.5 * (inlet.acid + float(charges @ inlet.concentration))
+                out[inlet.stage] += inlet.flow * s
+        return out
+
     def acid_inflow(self) -> np.ndarray:
         """Free acid (H+) entering each stage with inlets [mol/s], shape (N,)."""
         acid = np.zeros(self.stage_count)
@@ -315,7 +353,7 @@ class Circuit:
             stages = int(counts.get(sec.name, sec.stages))
             if stages < 1:
                 raise ValueError(f"section {sec.name!r}: {stages} stages; expected at least 1")
-            sections.append(Section(sec.name, first, stages, sec.efficiency))
+            sections.append(replace(sec, first=first, stages=stages))
             first += stages
         unknown = set(counts) - {s.name for s in self.sections}
         if unknown:

@@ -96,7 +96,8 @@ class CostBreakdown:
                 "base_kg_per_h": self.base_kg_per_h}
 
 
-def cascade_cost(aqueous_flow, organic_flow, acid_mol_per_s, base_mol_per_s, product_oxide_kg_per_h, p):
+def cascade_cost(aqueous_flow, organic_flow, acid_mol_per_s, base_mol_per_s, product_oxide_kg_per_h, p,
+                 acid_kg_per_mol=None):
     """Cost of a cascade from its stage flows.
 
     Parameters
@@ -104,13 +105,15 @@ def cascade_cost(aqueous_flow, organic_flow, acid_mol_per_s, base_mol_per_s, pro
     aqueous_flow, organic_flow : sequence of float
         Outflow of each stage [m^3/s].
     acid_mol_per_s : float
-        Acid fed (scrub and strip liquors, as HCl) [mol/s].
+        Acid fed (scrub and strip liquors) as H+ [mol/s].
     base_mol_per_s : float
         Base used to saponify the organic (as NaOH) [mol/s].
     product_oxide_kg_per_h : float
         Oxide output of the keyed products [kg/h].
     p : dict
         Parameters (:data:`DEFAULTS` overridden by the config).
+    acid_kg_per_mol : float or None
+        Mass of the medium's acid per mol of H+ it supplies [kg/mol] (None: HCl).
     """
     hours = p["operating_hours"]
     seconds = hours * SECONDS_PER_HOUR
@@ -124,7 +127,7 @@ def cascade_cost(aqueous_flow, organic_flow, acid_mol_per_s, base_mol_per_s, pro
     crf = capital_recovery_factor(p["interest_rate"], p["lifetime"])
     organic_price = organic_price_per_m3(p)
     aqueous_out = aqueous_flow[0]
-    acid_kg_h = acid_mol_per_s * HCL * SECONDS_PER_HOUR
+    acid_kg_h = acid_mol_per_s * (HCL if acid_kg_per_mol is None else acid_kg_per_mol) * SECONDS_PER_HOUR
     base_kg_h = base_mol_per_s * NAOH * SECONDS_PER_HOUR
     items = {
         "capital": capital * crf,

@@ -53,7 +53,7 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
     prods = products(cascade, flows, x, y)
     stage_data = dict(stage_data or {})
     check_plausible(cascade, x, y, prods, stage_data)
-    acid = sum(i.flow * i.acid for i in circuit.inlets if i.phase == AQUEOUS)   # mol/s H+
+    acid = sum(i.flow * max(i.acid, 0.0) for i in circuit.inlets if i.phase == AQUEOUS)   # mol/s H+
     keyed_oxide = sum(p.oxide_kg_per_h for p in prods.values() if p.key)
     warnings = list(cascade.warnings) + stage_warnings(cascade, stage_data)
     info = model_reagents or {}
@@ -67,7 +67,8 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
         from .cost import cascade_cost
 
         cost = cascade_cost(np.asarray(flows["aqueous"]), np.asarray(flows["organic"]), acid, base,
-                            keyed_oxide, cascade.cost_parameters)
+                            keyed_oxide, cascade.cost_parameters,
+                            acid_kg_per_mol=info.get("acid_kg_per_mol", HCL))
     return SteadyResult(
         name=cascade.name, converged=True, iterations=int(iterations), method=method,
         residual_norm=float(residual_norm),
@@ -133,21 +134,27 @@ def simple_reagents(acid, base, info, keyed_oxide) -> dict:
 
 
 def acidity_reagents(cascade, flows, stage_data, acid, info, keyed_oxide) -> dict:
-    """Acid and base use of an acidity-driven cascade [mol/h, kg/h] and per kg of keyed REO product."""
+    """Acid and base use of an acidity-driven cascade [mol/h, kg/h] and per kg of keyed REO product.
+
+    Acid is counted as H+ (the proton total of the liquors) and weighed as the medium's acid (HCl,
+    H2SO4 at 2 H+ per molecule, HNO3); base carried by liquors is reported apart from saponification."""
     hours = SECONDS_PER_HOUR
     base = info["base_mol_per_s"]
+    name, molar = info.get("acid", "HCl"), info.get("acid_kg_per_mol", HCL)
     leaving = {}
-    protons = stage_data.get("proton_mol_per_m3")
+    protons = stage_data.get("acid_mol_per_m3", stage_data.get("proton_mol_per_m3"))
     for outlet in cascade.circuit.outlets:
         if outlet.phase == AQUEOUS and protons is not None:
             flow = outlet.fraction * flows[AQUEOUS][outlet.stage]
             leaving[outlet.name] = float(flow * protons[outlet.stage])
-    consumed = acid - sum(leaving.values())
-    out = {"acid_fed_mol_per_h": acid * hours,
-           "acid_fed_kg_per_h_as_HCl": acid * HCL * hours,
+    liquor_base = sum(i.flow * max(-i.acid, 0.0) for i in cascade.circuit.inlets if i.phase == AQUEOUS)
+    consumed = acid - liquor_base - sum(leaving.values())
+    out = {"acid": name,
+           "acid_fed_mol_per_h": acid * hours,
+           f"acid_fed_kg_per_h_as_{name}": acid * molar * hours,
            "free_acid_leaving_mol_per_h": {k: val * hours for k, val in leaving.items()},
            "acid_consumed_mol_per_h": consumed * hours,
-           "acid_consumed_kg_per_h_as_HCl": consumed * HCL * hours,
+           f"acid_consumed_kg_per_h_as_{name}": consumed * molar * hours,
            "base": info["base"],
            "base_mol_per_h": base * hours,
            f"base_kg_per_h_as_{info['base']}": base * info["base_kg_per_mol"] * hours,
@@ -156,9 +163,11 @@ def acidity_reagents(cascade, flows, stage_data, acid, info, keyed_oxide) -> dic
            # the names the cost model and the simple accounting use
            "acid_mol_per_h": acid * hours,
            "saponification_base_mol_per_h": base * hours}
+    if liquor_base > 0:
+        out["base_in_liquors_mol_per_h"] = liquor_base * hours
     if keyed_oxide > 0:
-        out["acid_fed_kg_HCl_per_kg_REO"] = acid * HCL * hours / keyed_oxide
-        out["acid_consumed_kg_HCl_per_kg_REO"] = consumed * HCL * hours / keyed_oxide
+        out[f"acid_fed_kg_{name}_per_kg_REO"] = acid * molar * hours / keyed_oxide
+        out[f"acid_consumed_kg_{name}_per_kg_REO"] = consumed * molar * hours / keyed_oxide
         out[f"base_kg_{info['base']}_per_kg_REO"] = base * info["base_kg_per_mol"] * hours / keyed_oxide
     if "loading_fraction" in stage_data:
         out["max_loading_fraction"] = float(np.max(stage_data["loading_fraction"]))

@@ -69,11 +69,13 @@ def steady_table(result, profile_rows: int = 12, units: str = "si") -> str:
     if "base_mol_per_h" in r:
         lines.append("")
         per = ""
-        if "acid_consumed_kg_HCl_per_kg_REO" in r:
-            per = (f"; per kg REO in keyed products: {r['acid_consumed_kg_HCl_per_kg_REO']:.3g} kg HCl "
+        acid = r.get("acid", "HCl")
+        if f"acid_consumed_kg_{acid}_per_kg_REO" in r:
+            per = (f"; per kg REO in keyed products: {r[f'acid_consumed_kg_{acid}_per_kg_REO']:.3g} kg {acid} "
                    f"consumed, {r['base_kg_' + r['base'] + '_per_kg_REO']:.3g} kg {r['base']}")
-        lines.append(f"reagents: acid fed {r['acid_fed_kg_per_h_as_HCl']:.4g} kg/h HCl "
-                     f"({r['acid_fed_mol_per_h']:.4g} mol/h), consumed {r['acid_consumed_kg_per_h_as_HCl']:.4g} "
+        lines.append(f"reagents: acid fed {r[f'acid_fed_kg_per_h_as_{acid}']:.4g} kg/h {acid} "
+                     f"({r['acid_fed_mol_per_h']:.4g} mol/h H+), consumed "
+                     f"{r[f'acid_consumed_kg_per_h_as_{acid}']:.4g} "
                      f"kg/h; base {r['base_kg_per_h_as_' + r['base']]:.4g} kg/h {r['base']}; neutral salt "
                      f"{r['neutral_salt_in_raffinate_kg_per_h_as_' + r['neutral_salt']]:.4g} kg/h "
                      f"{r['neutral_salt']} in the raffinate{per}")

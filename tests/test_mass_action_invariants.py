@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sx_model
-from sx_model.equilibrium.cation_exchange import KW
+from sx_model.constants import KW
 from test_invariants import constant_d_cascades, separation_factor_cascades
 
 REE = ["La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Y"]

@@ -16,19 +16,24 @@ from ..circuit import (AQUEOUS, ORGANIC, Circuit, Inlet, Outlet, Section, anchor
                        feed_anchor)
 from ..errors import ConfigError
 from . import checks as v
+from .chemistry import medium_warning
 from .models import read_model
 
 TOP_KEYS = frozenset({"name", "description", "components", "equilibrium", "sections", "streams",
                       "products", "notes", "cost", "uncertainty"})
 SECTION_ORDER = ("extraction", "scrub", "strip")
-SECTION_KEYS = frozenset({"stages", "efficiency"})
+SECTION_KEYS = frozenset({"stages", "efficiency", "temperature"})
+#: Temperatures a section may have [K]: liquid water at ambient pressure.
+TEMPERATURE_RANGE = (273.15, 373.15)
 #: Reserved stream names and where they enter: (phase, section whose stage, "first" or "last").
 RESERVED_STREAMS = {
     "organic": (ORGANIC, "extraction", "first"),
     "scrub": (AQUEOUS, "scrub", "last"),
     "strip": (AQUEOUS, "strip", "last"),
 }
-STREAM_KEYS = frozenset({"flow", "concentration", "acid", "phase", "stage"})
+STREAM_KEYS = frozenset({"flow", "concentration", "acid", "base", "ph", "sulfate", "phase", "stage"})
+#: Ways to give a liquor's free acid (one per stream).
+ACIDITY_KEYS = ("acid", "base", "ph")
 #: Extra keys of the organic stream: closed loop through the strip section.
 ORGANIC_KEYS = frozenset({"recycle", "bleed"})
 PRODUCT_KEYS = frozenset({"key", "outlet", "phase", "stage", "fraction"})
@@ -48,7 +53,7 @@ def build_cascade(data: Mapping) -> Cascade:
     model = read_model(data["equilibrium"], components, [s.name for s in sections], charges)
     streams = v.mapping(data["streams"], "streams")
     loop = _read_loop(streams, by_name)
-    inlets = _read_inlets(streams, components, by_name, loop)
+    inlets = _read_inlets(streams, components, by_name, loop, getattr(model, "medium", None), charges)
     if loop[0] and model.internal_count:
         strip = next((i for i in inlets if i.name == "strip"), None)
         if strip is not None and strip.acid <= 0 and loop[1] == 0.0:
@@ -64,7 +69,7 @@ def build_cascade(data: Mapping) -> Cascade:
                       molar_masses=tuple(table[c].molar_mass for c in components),
                       oxide_masses=tuple(table[c].oxide_mass_per_mol_metal for c in components))
     cascade = Cascade(name=name, circuit=circuit, model=model, product_keys=keys)
-    cascade.warnings = operating_warnings(circuit)
+    cascade.warnings = operating_warnings(circuit) + medium_warning(model)
     if "cost" in data:
         cascade.cost_parameters = _read_cost(data["cost"])
     cascade.check()
@@ -119,21 +124,34 @@ def _read_sections(raw):
         if "efficiency" in body:
             efficiency = v.number(body["efficiency"], f"{key}.efficiency", exclusive_minimum=0.0,
                                   maximum=1.0, what="a Murphree stage efficiency in (0, 1]")
+        temperature = 298.15
+        if "temperature" in body:
+            temperature = read_temperature(body["temperature"], f"{key}.temperature")
         if stages == 0:
             continue
-        sections.append(Section(sec_name, first, stages, efficiency))
+        sections.append(Section(sec_name, first, stages, efficiency, temperature))
         first += stages
     return sections
 
 
-def _read_inlets(streams, components, by_name, loop):
+def read_temperature(value, key) -> float:
+    """A liquid-phase temperature [K] (0..100 degC)."""
+    kelvin = v.quantity(value, "temperature", key)
+    low, high = TEMPERATURE_RANGE
+    if not low < kelvin <= high:
+        raise ConfigError(key, f"{value!r} ({kelvin - 273.15:.4g} degC); expected a temperature of the "
+                               "liquids between 0 and 100 degC")
+    return kelvin
+
+
+def _read_inlets(streams, components, by_name, loop, medium=None, charges=()):
     recycle, bleed, circulating = loop
     total = sum(s.stages for s in by_name.values())
     inlets = []
     for stream_name, body in streams.items():
         if stream_name == "organic" and isinstance(body, Mapping):
             body = {k: val for k, val in body.items() if k not in ORGANIC_KEYS}
-        inlet = _read_stream(stream_name, body, components, by_name, total)
+        inlet = _read_stream(stream_name, body, components, by_name, total, medium, charges)
         if stream_name == "organic" and recycle:
             if bleed == 0.0:
                 continue              # closed loop: no make-up, the anchor fixes the circulating flow
@@ -257,15 +275,13 @@ def concentration(value, sub) -> float:
     return si
 
 
-def _read_stream(stream_name, body, components, sections, total) -> Inlet:
+def _read_stream(stream_name, body, components, sections, total, medium=None, charges=()) -> Inlet:
     key = f"streams.{stream_name}"
     body = v.mapping(body, key)
     v.check_keys(body, key, STREAM_KEYS, required=("flow",))
     flow = v.quantity(body["flow"], "flow", f"{key}.flow", positive=True)
     conc = (_concentrations(body["concentration"], f"{key}.concentration", components)
             if "concentration" in body else np.zeros(len(components)))
-    acid = v.quantity(body["acid"], "concentration", f"{key}.acid", nonnegative=True) \
-        if "acid" in body else 0.0
     if stream_name in RESERVED_STREAMS:
         phase, sec_name, end = RESERVED_STREAMS[stream_name]
         for fixed in ("phase", "stage"):
@@ -276,25 +292,65 @@ def _read_stream(stream_name, body, components, sections, total) -> Inlet:
             raise ConfigError(key, f"a {stream_name} stream needs a {sec_name} section; add "
                                    f"sections.{sec_name}.stages or remove this stream")
         sec = sections[sec_name]
-        if phase == ORGANIC and acid:
-            raise ConfigError(f"{key}.acid", "acid is an aqueous property; the organic stream has none")
-        return Inlet(stream_name, phase, sec.first if end == "first" else sec.last, flow, conc, acid,
-                     anchor=(sec_name, end))
+        inlet = Inlet(stream_name, phase, sec.first if end == "first" else sec.last, flow, conc,
+                      anchor=(sec_name, end))
+        return _with_acidity(inlet, body, key, medium, sections, charges)
     # a feed
     phase = _phase(body.get("phase", AQUEOUS), f"{key}.phase")
     if "concentration" not in body:
         raise ConfigError(f"{key}.concentration", "required for a feed: a mapping component -> "
                                                   "concentration such as {Nd: 0.3 mol/L}")
-    if phase == ORGANIC and acid:
-        raise ConfigError(f"{key}.acid", "acid is an aqueous property; an organic feed has none")
     if "stage" in body:
         stage = _stage(body["stage"], f"{key}.stage", total)
-        return Inlet(stream_name, phase, stage, flow, conc, acid, anchor=anchor_of(sections, stage),
-                     explicit=True)
-    anchor = feed_anchor(sections, phase)
-    sec = sections[anchor[0]]
-    return Inlet(stream_name, phase, sec.first if anchor[1] == "first" else sec.last, flow, conc, acid,
-                 anchor=anchor)
+        inlet = Inlet(stream_name, phase, stage, flow, conc, anchor=anchor_of(sections, stage),
+                      explicit=True)
+    else:
+        anchor = feed_anchor(sections, phase)
+        sec = sections[anchor[0]]
+        inlet = Inlet(stream_name, phase, sec.first if anchor[1] == "first" else sec.last, flow, conc,
+                      anchor=anchor)
+    return _with_acidity(inlet, body, key, medium, sections, charges)
+
+
+def _with_acidity(inlet, body, key, medium, sections, charges) -> Inlet:
+    """The stream's free acid (``acid``, ``base`` or ``ph``) and, in sulfate medium, its total
+    ``sulfate``, as the proton total the models balance (see :mod:`sx_model.equilibrium.media`)."""
+    from ..equilibrium.media import CHLORIDE
+
+    medium = medium or CHLORIDE
+    given = [k for k in ACIDITY_KEYS if k in body]
+    if inlet.phase == ORGANIC:
+        for k in given + (["sulfate"] if "sulfate" in body else []):
+            raise ConfigError(f"{key}.{k}", f"{k} is an aqueous property; an organic stream has none")
+        return inlet
+    if len(given) > 1:
+        raise ConfigError(f"{key}.{given[1]}", f"give one of {', '.join(ACIDITY_KEYS)} for a stream, "
+                                               f"not both {given[0]} and {given[1]}")
+    sulfate = None
+    if "sulfate" in body:
+        if not medium.speciated:
+            raise ConfigError(f"{key}.sulfate", f"the medium is {medium.name}; total sulfate is a key of "
+                                                "sulfate liquors (equilibrium.medium: sulfate)")
+        sulfate = v.quantity(body["sulfate"], "concentration", f"{key}.sulfate", nonnegative=True)
+    acid = 0.0
+    if "acid" in body:
+        acid = v.quantity(body["acid"], "concentration", f"{key}.acid", nonnegative=True)
+    elif "base" in body:
+        acid = -v.quantity(body["base"], "concentration", f"{key}.base", nonnegative=True)
+    elif "ph" in body:
+        ph = v.number(body["ph"], f"{key}.ph", minimum=-1.0, maximum=14.0,
+                      what="a pH between -1 and 14")
+        temperature = next((s.temperature for s in sections.values()
+                            if s.first <= inlet.stage <= s.last), 298.15)
+        charge = float(np.asarray(charges, dtype=float) @ inlet.concentration)
+        acid = float(medium.acid_at_ph(ph, charge, temperature, sulfate))
+    if medium.speciated and sulfate is None:
+        charge = float(np.asarray(charges, dtype=float) @ inlet.concentration)
+        if medium.stream_sulfate(acid, charge) < 0:
+            raise ConfigError(key, f"the liquor carries more free base ({-acid / 1000:.4g} mol/L) than "
+                                   "its metal sulfates give sulfate; expected a base below the metal "
+                                   "charge, or its total sulfate (key sulfate)")
+    return replace(inlet, acid=acid, sulfate=sulfate)
 
 
 def _phase(value, key):

@@ -11,9 +11,12 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from ..constants import BASES, PER_LITRE
+from ..constants import PER_LITRE
 from ..errors import ConfigError
+import numpy as np
+
 from . import checks as v
+from . import chemistry as chem
 
 
 @dataclass(frozen=True)
@@ -115,31 +118,7 @@ def _write_separation_factor(model):
             "capacity": si_text(model.capacity, "mol/m**3"), "half_loading": si_text(model.half_loading, "mol/m**3")}
 
 
-# -- cation exchange: mass_action and ph_correlation ------------------------------------------------
-
-def _read_extractant(mapping, key, default_name=None):
-    """(concentration [mol/m^3 as HA], saponification, base, name) from ``extractant``."""
-    sub = v.join(key, "extractant")
-    if "extractant" not in mapping:
-        raise ConfigError(sub, "required: {concentration: <mol/L of extractant as HA>, "
-                               "saponification: <0..1>, base: NaOH | NH3}")
-    body = v.mapping(mapping["extractant"], sub)
-    v.check_keys(body, sub, {"name", "concentration", "saponification", "base"},
-                 required=("concentration",))
-    conc = v.quantity(body["concentration"], "concentration", v.join(sub, "concentration"), positive=True)
-    sapon = 0.0
-    if "saponification" in body:
-        sapon = v.number(body["saponification"], v.join(sub, "saponification"), minimum=0.0, maximum=1.0,
-                         what="a saponification degree (fraction of the extractant as its salt) "
-                              "between 0 and 1")
-    base = body.get("base", "NaOH")
-    if not isinstance(base, str) or base not in BASES:
-        raise ConfigError(v.join(sub, "base"), f"{base!r}; expected one of {', '.join(BASES)}")
-    name = body.get("name", default_name)
-    if name is not None:
-        name = v.text(name, v.join(sub, "name"))
-    return conc, sapon, base, name
-
+# -- cation exchange: mass_action, ph_correlation and dosage_correlation ----------------------------
 
 def _read_ph_validity(mapping, key, default):
     if "ph_validity" not in mapping:
@@ -155,14 +134,13 @@ def _read_ph_validity(mapping, key, default):
     return (low, high)
 
 
-def _cation_exchange(cls, mapping, key, components, charges, system, intercept, sources,
-                     ph_slope=None, extractant_order=None):
-    """The model from per-component constants; slopes and orders default to the charges z."""
-    conc, sapon, base, name = _read_extractant(mapping, key, system.extractant if system else None)
+def _cation_exchange(cls, mapping, key, components, charges, system, intercept, sources, common,
+                     ph_slope, extractant_order, **extra):
+    """The model from per-component constants and the shared options of :mod:`.chemistry`."""
     validity = _read_ph_validity(mapping, key, system.ph_validity if system is not None else (0.0, 6.0))
-    return cls(components, charges, intercept, charges if ph_slope is None else ph_slope,
-               charges if extractant_order is None else extractant_order, conc, sapon, base, validity,
-               sources, system.key if system is not None else None, name)
+    return cls(components, charges, intercept, ph_slope, extractant_order, ph_validity=validity,
+               sources=sources, system=system.key if system is not None else None,
+               **common["kwargs"], **extra)
 
 
 def _system(mapping, key):
@@ -242,8 +220,13 @@ def _read_mass_action(mapping, components, key, section_names, charges):
         hint = (f"system {system.key!r} has no constant for it" if system is not None
                 else "give log10_k, separation_factors + reference, or a system")
         raise ConfigError(f"{v.join(key, 'log10_k')}.{missing[0]}", f"log10 K missing for {missing[0]}; {hint}")
+    common = chem.read_common(mapping, key, components, charges, system)
+    kw = common["kwargs"]
+    # ideal mass action: the pH slope is the protons released, the order the extractant units bound
+    slope = [common["ph_slope"].get(c, kw["protons"][i]) for i, c in enumerate(components)]
+    order = [common["extractant_order"].get(c, kw["stoichiometry"][i]) for i, c in enumerate(components)]
     return _cation_exchange(MassAction, mapping, key, components, charges, system,
-                            [log_k[c] for c in components], sources)
+                            [log_k[c] for c in components], sources, common, slope, order)
 
 
 CORRELATION_KEYS = frozenset({"slope", "intercept", "extractant_order", "at"})
@@ -256,8 +239,9 @@ def _read_correlation(body, ckey):
                                what=f"a slope d log10 D / d pH from 0 to {MAX_SLOPE:g}"),
              "intercept": _log10(body["intercept"], v.join(ckey, "intercept"), "log10 D at pH 0"),
              "extractant_order": v.number(body.get("extractant_order", 0.0),
-                                          v.join(ckey, "extractant_order"), minimum=0.0, maximum=MAX_SLOPE,
-                                          what=f"an order from 0 to {MAX_SLOPE:g}")}
+                                          v.join(ckey, "extractant_order"), minimum=-MAX_SLOPE,
+                                          maximum=MAX_SLOPE,
+                                          what=f"an order from {-MAX_SLOPE:g} to {MAX_SLOPE:g}")}
     if "at" in body:
         entry["at"] = v.quantity(body["at"], "concentration", v.join(ckey, "at"), positive=True)
     return entry
@@ -267,7 +251,8 @@ def _read_ph_correlation(mapping, components, key, section_names, charges):
     from ..equilibrium.cation_exchange import PhCorrelation
 
     system = _system(mapping, key)
-    conc = _read_extractant(mapping, key)[0]
+    common = chem.read_common(mapping, key, components, charges, system)
+    conc, association = common["kwargs"]["extractant"], common["kwargs"]["association"]
     entries, sources = _from_system(system, components, "ph_correlation")
     sub = v.join(key, "correlations")
     for comp, body in v.mapping(mapping.get("correlations") or {}, sub).items():
@@ -286,31 +271,85 @@ def _read_ph_correlation(mapping, components, key, section_names, charges):
         slope.append(e["slope"])
         order.append(n_i)
         # log10 D = a pH + b + n log10(f / f_at) = b - a log10[H+] + n log10 f - n log10 f_at
-        intercept.append(e["intercept"] - n_i * math.log10(0.5 * e.get("at", conc) / PER_LITRE))
+        intercept.append(e["intercept"] - n_i * math.log10(e.get("at", conc) / association / PER_LITRE))
     return _cation_exchange(PhCorrelation, mapping, key, components, charges, system, intercept, sources,
-                            ph_slope=slope, extractant_order=order)
+                            common, slope, order)
 
 
-def _write_extractant(model):
-    out = {"extractant": {"concentration": si_text(model.extractant, "mol/m**3"),
-                          "saponification": model.saponification, "base": model.base},
-           "ph_validity": list(model.ph_validity)}
-    if model.extractant_name is not None:
-        out["extractant"]["name"] = model.extractant_name
-    return out
+DOSAGE_KEYS = frozenset({"m0", "m1", "b0", "b1"})
+
+
+def _read_dosage_correlation(mapping, components, key, section_names, charges):
+    from ..equilibrium.cation_exchange import DosageCorrelation
+
+    system = _system(mapping, key)
+    common = chem.read_common(mapping, key, components, charges, system)
+    kw = common["kwargs"]
+    for need in ("molar_mass", "density"):
+        if kw[need] is None:
+            raise ConfigError(v.join(key, f"extractant.{need}"),
+                              "required for dosage_correlation (the dosage is the free extractant in "
+                              f"volume percent); expected e.g. {'322.4 g/mol' if need == 'molar_mass' else '975.8 g/L'}")
+    sub = v.join(key, "correlations")
+    if "correlations" not in mapping:
+        raise ConfigError(sub, "required for dosage_correlation: per component {m0, m1, b0, b1} or "
+                               "{distribution}")
+    body = v.mapping(mapping["correlations"], sub)
+    a, m, b, n, sources = [], [], [], [], {}
+    for comp in components:
+        ckey = v.join(sub, comp)
+        if comp not in body:
+            raise ConfigError(ckey, f"no correlation for {comp}; expected {{m0, m1, b0, b1}} or "
+                                    "{distribution: D}")
+        entry = v.mapping(body[comp], ckey)
+        if "distribution" in entry:
+            v.check_keys(entry, ckey, {"distribution"})
+            d = v.number(entry["distribution"], v.join(ckey, "distribution"), minimum=1e-12, maximum=MAX_D,
+                         what=f"a distribution ratio from 1e-12 to {MAX_D:g}")
+            a.append(0.0), m.append(0.0), b.append(math.log10(d)), n.append(0.0)
+        else:
+            v.check_keys(entry, ckey, DOSAGE_KEYS, required=tuple(sorted(DOSAGE_KEYS)))
+            coeff = {k: v.number(entry[k], v.join(ckey, k), minimum=-40.0, maximum=40.0,
+                                 what="a correlation coefficient from -40 to 40") for k in DOSAGE_KEYS}
+            a.append(coeff["m0"]), m.append(coeff["m1"]), b.append(coeff["b0"]), n.append(coeff["b1"])
+        sources[comp] = "config"
+    for comp in body:
+        if comp not in components:
+            raise ConfigError(v.join(sub, comp), f"{comp!r} is not one of the components "
+                                                 f"({', '.join(components)})")
+    # dos = free HA [mol/m^3] x M / rho x 100 = kappa f with f the free (HA)_k
+    kappa = kw["association"] * kw["molar_mass"] / kw["density"] * 100.0
+    return _cation_exchange(DosageCorrelation, mapping, key, components, charges, system, b, sources,
+                            common, a, n, dosage_slope=m, dosage_scale=kappa)
 
 
 def _write_mass_action(model):
-    return {"log10_k": dict(zip(model.components, model.intercept.tolist())), **_write_extractant(model)}
+    out = {"log10_k": dict(zip(model.components, model.intercept.tolist())), **chem.write_common(model)}
+    if not np.array_equal(model.ph_slope, model.protons):
+        out["ph_slope"] = dict(zip(model.components, model.ph_slope.tolist()))
+    if not np.array_equal(model.extractant_order, model.stoichiometry):
+        out["extractant_order"] = dict(zip(model.components, model.extractant_order.tolist()))
+    return out
 
 
 def _write_ph_correlation(model):
-    at = 0.5 * model.extractant / PER_LITRE
+    at = model.extractant / model.association / PER_LITRE
     correlations = {c: {"slope": float(a), "intercept": float(b + n * math.log10(at)),
                         "extractant_order": float(n), "at": si_text(model.extractant, "mol/m**3")}
                     for c, a, b, n in zip(model.components, model.ph_slope, model.intercept,
                                           model.extractant_order)}
-    return {"correlations": correlations, **_write_extractant(model)}
+    return {"correlations": correlations, **chem.write_common(model)}
+
+
+def _write_dosage_correlation(model):
+    correlations = {}
+    for c, a, m, b, n in zip(model.components, model.ph_slope, model.dosage_slope, model.intercept,
+                             model.extractant_order):
+        if a == 0 and m == 0 and n == 0:
+            correlations[c] = {"distribution": float(10.0 ** b)}
+        else:
+            correlations[c] = {"m0": float(a), "m1": float(m), "b0": float(b), "b1": float(n)}
+    return {"correlations": correlations, **chem.write_common(model)}
 
 
 #: Model name (as in :data:`sx_model.equilibrium.REGISTRY`) -> how it is read and written.
@@ -319,11 +358,13 @@ SPECS = {
                             _read_constant_d, _write_constant_d),
     "separation_factor": ModelSpec(frozenset({"separation_factors", "capacity", "half_loading"}),
                                    _read_separation_factor, _write_separation_factor),
-    "mass_action": ModelSpec(frozenset({"system", "extractant", "log10_k", "separation_factors",
-                                        "reference", "ph_validity"}),
+    "mass_action": ModelSpec(chem.COMMON_KEYS | {"log10_k", "separation_factors", "reference"},
                              _read_mass_action, _write_mass_action),
-    "ph_correlation": ModelSpec(frozenset({"system", "extractant", "correlations", "ph_validity"}),
+    "ph_correlation": ModelSpec((chem.COMMON_KEYS - {"ph_slope", "extractant_order"}) | {"correlations"},
                                 _read_ph_correlation, _write_ph_correlation),
+    "dosage_correlation": ModelSpec((chem.COMMON_KEYS - {"ph_slope", "extractant_order"})
+                                    | {"correlations"},
+                                    _read_dosage_correlation, _write_dosage_correlation),
 }
 
 

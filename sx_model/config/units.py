@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import functools
 import re
+from pathlib import Path
 
 from ..errors import ConfigError
+
+_UNITS_FILE = Path(__file__).resolve().parent.parent / "data" / "units.txt"
 
 #: Dimensions accepted by :func:`to_si`, with the SI unit each is converted to.
 SI_UNITS = {
@@ -31,6 +34,8 @@ SI_UNITS = {
     "molar_mass": ("[mass] / [substance]", "kg/mol"),
     "years": ("[time]", "year"),
     "hours": ("[time]", "hour"),
+    "temperature": ("[temperature]", "K"),
+    "molar_energy": ("[mass] * [length] ** 2 / [time] ** 2 / [substance]", "J/mol"),
 }
 
 _EXPECTED_EXAMPLE = {
@@ -53,21 +58,43 @@ _EXPECTED_EXAMPLE = {
     "years": "a time such as '15 year'",
     "hours": "a time such as '8000 h'",
     "mass_concentration": "a density such as '0.8 kg/L'",
+    "temperature": "a temperature such as '40 degC' or '313.15 K'",
+    "molar_energy": "an enthalpy such as '-20 kJ/mol'",
 }
 
 
 @functools.lru_cache(maxsize=1)
 def registry():
-    """Return the application-wide :class:`pint.UnitRegistry` (created on first use)."""
+    """Return the application-wide :class:`pint.UnitRegistry` (created on first use).
+
+    It holds the units configs use (``sx_model/data/units.txt``, each with the definition it has in
+    pint's default registry) and builds in milliseconds; :func:`parse_quantity` looks any other unit up
+    in :func:`full_registry`.
+    """
+    import pint
+
+    ureg = pint.UnitRegistry(str(_UNITS_FILE), cache_folder=None)
+    _customary(ureg)
+    return ureg
+
+
+@functools.lru_cache(maxsize=1)
+def full_registry():
+    """pint's default registry with sx_model's additions (built only for a unit :func:`registry` lacks;
+    it takes about 0.3 s)."""
     import pint
 
     ureg = pint.UnitRegistry(cache_folder=None)
-    # Customary SX abbreviations.
+    _customary(ureg)
+    ureg.define("USD = [currency]")
+    return ureg
+
+
+def _customary(ureg):
+    """Customary SX abbreviations."""
     ureg.define("M = mol / L = molar")
     ureg.define("mM = mmol / L = millimolar")
     ureg.define("ppm_w = 1e-6 = ppm_wt")
-    ureg.define("USD = [currency]")
-    return ureg
 
 
 _NUMBER_START = re.compile(r"^\s*[-+]?(\d|\.\d)")
@@ -101,7 +128,11 @@ def parse_quantity(value, key: str):
     ureg = registry()
     text = value.replace("^", "**")
     try:
-        quantity = ureg.Quantity(text)
+        try:
+            quantity = ureg.Quantity(text)
+        except _undefined():
+            ureg = full_registry()
+            quantity = ureg.Quantity(text)
     except Exception as exc:   # pint raises many kinds (tokenize errors, ZeroDivisionError, ...)
         raise ConfigError(key, f"cannot read {value!r} as a quantity ({type(exc).__name__}); "
                                "expected a number followed by units such as '2 L/min'") from None
@@ -117,9 +148,17 @@ def parse_quantity(value, key: str):
     return quantity
 
 
+def _undefined():
+    import pint
+
+    return pint.errors.UndefinedUnitError
+
+
 def to_si(value, kind: str, key: str) -> float:
     """Convert a config value with units to a float in the SI unit of ``kind`` (see :data:`SI_UNITS`)."""
     dimension, unit = SI_UNITS[kind]
+    if kind == "temperature":
+        return temperature_si(value, key)
     quantity = parse_quantity(value, key)
     ureg = registry()
     if quantity.dimensionality != ureg.get_dimensionality(dimension):
@@ -127,6 +166,22 @@ def to_si(value, kind: str, key: str) -> float:
         raise ConfigError(key, f"{value!r} has dimension {quantity.dimensionality}; expected {expected}")
     magnitude = float(quantity.to(unit).magnitude)
     return magnitude
+
+
+_TEMPERATURE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d{1,3})?)\s*"
+                          r"(degC|degF|K|kelvin|celsius|degree_Celsius|\u00b0C)\s*$")
+
+
+def temperature_si(value, key: str) -> float:
+    """A temperature such as ``'40 degC'`` or ``'313.15 K'`` -> kelvin (offset units read as such)."""
+    if isinstance(value, bool) or isinstance(value, (int, float)):
+        raise ConfigError(key, f"{value!r} has no unit; expected a temperature such as '40 degC'")
+    match = _TEMPERATURE.match(value) if isinstance(value, str) and len(value) <= MAX_QUANTITY_CHARS else None
+    if match is None:
+        raise ConfigError(key, f"cannot read {value!r} as a temperature; expected e.g. '40 degC' or "
+                               "'313.15 K'")
+    unit = {"\u00b0C": "degC", "celsius": "degC", "degree_Celsius": "degC"}.get(match.group(2), match.group(2))
+    return float(registry().Quantity(float(match.group(1)), unit).to("K").magnitude)
 
 
 def format_si(value: float, unit: str) -> str:

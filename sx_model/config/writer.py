@@ -16,11 +16,19 @@ def to_config(cascade) -> dict:
     circuit = cascade.circuit
     out = {"name": cascade.name, "components": list(circuit.components),
            "equilibrium": write_model(cascade.model),
-           "sections": {s.name: {"stages": s.stages} | ({"efficiency": s.efficiency} if s.efficiency < 1 else {})
-                        for s in circuit.sections},
+           "sections": {s.name: _section(s) for s in circuit.sections},
            "streams": _streams(circuit), "products": _products(cascade)}
     if cascade.cost_parameters is not None:
         out["cost"] = _cost(cascade.cost_parameters)
+    return out
+
+
+def _section(section):
+    out = {"stages": section.stages}
+    if section.efficiency < 1:
+        out["efficiency"] = section.efficiency
+    if section.temperature != 298.15:
+        out["temperature"] = _si(section.temperature, "K")
     return out
 
 
@@ -33,6 +41,10 @@ def _streams(circuit):
                                      for c, x in zip(circuit.components, inlet.concentration) if x > 0}
         if inlet.acid > 0:
             body["acid"] = _si(inlet.acid, "mol/m**3")
+        elif inlet.acid < 0:
+            body["base"] = _si(-inlet.acid, "mol/m**3")
+        if inlet.sulfate is not None:
+            body["sulfate"] = _si(inlet.sulfate, "mol/m**3")
         if inlet.name not in RESERVED_STREAMS:
             if inlet.phase != AQUEOUS:
                 body["phase"] = inlet.phase

@@ -14,6 +14,7 @@ REGISTRY = {
     "separation_factor": "sx_model.equilibrium.separation_factor:SeparationFactor",
     "mass_action": "sx_model.equilibrium.cation_exchange:MassAction",
     "ph_correlation": "sx_model.equilibrium.cation_exchange:PhCorrelation",
+    "dosage_correlation": "sx_model.equilibrium.cation_exchange:DosageCorrelation",
 }
 
 

@@ -36,6 +36,12 @@ class StageConditions:
         per stage, from the aqueous flows alone (a species that never enters the organic).
     solvent_inflow : float
         Fresh solvent (the ``organic`` inlet) fed to the cascade [m^3/s].
+    temperature : numpy.ndarray or None
+        Temperature of each stage [K], shape (N,) (None: 25 C everywhere).
+    aqueous_metal_inflow : numpy.ndarray or None
+        Metal fed into each stage with aqueous inlets [mol/s], shape (N, C).
+    sulfate_inflow : numpy.ndarray or None
+        Total sulfate fed into each stage with aqueous inlets [mol/s], shape (N,).
     """
 
     section: tuple
@@ -46,6 +52,15 @@ class StageConditions:
     anion_inflow: np.ndarray | None = None
     tracer: object = None
     solvent_inflow: float = 0.0
+    temperature: np.ndarray | None = None
+    aqueous_metal_inflow: np.ndarray | None = None
+    sulfate_inflow: np.ndarray | None = None
+
+    def stage_temperature(self) -> np.ndarray:
+        """Temperature of each stage [K], shape (N,)."""
+        if self.temperature is None:
+            return np.full(len(self.section), 298.15)
+        return np.asarray(self.temperature, dtype=float)
 
     def aqueous_tracer(self, load) -> np.ndarray:
         """Stage concentrations [mol/m^3] of an aqueous-only species fed at ``load`` [mol/s], shape (N,)."""

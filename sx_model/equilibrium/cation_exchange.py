@@ -1,34 +1,44 @@
-"""Cation exchange by an acidic extractant: the ``mass_action`` and ``ph_correlation`` models.
+"""Cation exchange by an acidic extractant: the ``mass_action``, ``ph_correlation`` and
+``dosage_correlation`` models.
 
-Chemistry (acidic organophosphorus extractants, dimeric (HA)2 in aliphatic diluents; Peppard et al.,
-J. Inorg. Nucl. Chem. 4 (1957) 334; Kubota et al., Solvent Extr. Ion Exch. 11 (1993) 437):
+Chemistry (acidic organophosphorus extractants and hydroxyoximes; Peppard et al., J. Inorg. Nucl.
+Chem. 4 (1957) 334; Kubota et al., Solvent Extr. Ion Exch. 11 (1993) 437). In general form, per metal i
 
-    M^z+ + z (HA)2(org) = M(A(HA))z(org) + z H+,    D_M = K_M [(HA)2]^z / [H+]^z
+    M^z+ + nu (HA)_k(org) = complex(org) + p H+
 
-with [(HA)2] the *free* dimer and concentrations in mol/L (K dimensionless). Both models here are the
-one form
+with k the association of the extractant in the diluent (k = 2: the dimer (HA)2 of the
+organophosphorus acids in aliphatic diluents; k = 1: a monomer, e.g. hydroxyoximes, or an extractant
+counted per HA), nu the (HA)_k units bound per metal ion and p the protons released (p = z for pure
+cation exchange; p < z where the complex takes anions along, chloride and nitrate media only). All the
+models here are one law,
 
-    log10 D_i = b_i - a_i log10[H+] + n_i log10 [(HA)2]_free          (concentrations in mol/L)
+    log10 D_i = b_i(T) + (a_i + m_i phi) pH + n_i log10 phi,        phi = kappa [(HA)_k]_free
 
-``mass_action``: a_i = n_i = z_i, b_i = log10 K_i. ``ph_correlation``: log10 D_i = a_i pH + b_i'
-(+ n_i log10 of the free extractant relative to the concentration the correlation was measured at).
+with pH = -log10 [H+] (mol/L) and phi the free extractant on the scale the constants were measured on:
 
-Per stage, given the aqueous metal concentrations x leaving it:
+- ``mass_action``: D = K [(HA)_k]^nu / [H+]^p, i.e. a = p, n = nu, m = 0, b = log10 K, phi in mol/L.
+  ``ph_slope`` and ``extractant_order`` replace a and n by apparent (fitted) values for non-ideal systems.
+- ``ph_correlation``: log10 D = a pH + b (+ n log10 of phi over its value where it was measured).
+- ``dosage_correlation``: log10 D = (m0 + m1 dos) pH + B0 + B1 log10(dos), dos = free extractant in
+  volume percent (the form of the PrOMMiS rare-earth correlations; see docs/theory.md), and constant D
+  for metals whose extraction the correlation does not cover.
 
-- Free extractant from the extractant balance: every complex holds z_i dimers, so
-  [(HA)2]_free + sum_i z_i y_i = c_(HA)2 (the dimer concentration of the organic); loading lowers the
-  free extractant for every metal. Solved per stage by Newton in ln [(HA)2]_free (monotone from above).
-- Protons from the charge balance of the aqueous: chloride does not enter the organic, so it is a tracer
-  whose stage concentrations follow from the aqueous flows alone. With g = [Cl-] - [Na+] - sum z_i x_i,
-  electroneutrality [H+] + sum z_i x_i + [Na+] = [Cl-] + [OH-] and [H+][OH-] = K_w give
-  [H+] = (g + sqrt(g^2 + 4 K_w)) / 2. This is the proton balance: every metal ion extracted releases
-  z H+ into the aqueous (its charge leaves, the chloride stays), every one stripped consumes z H+.
+b_i(T) = b_i(T_ref) - Delta H_i / (R ln 10) (1/T - 1/T_ref) (van 't Hoff, enthalpy per metal, 0 by
+default). Per stage, given the aqueous metal concentrations x leaving it:
+
+- Free extractant from the extractant balance [(HA)_k]_free + sum_i nu_i y_i = c_HA / k: loading lowers
+  the free extractant for every metal. Solved per stage by a safeguarded Newton iteration in
+  ln [(HA)_k]_free.
+- [H+] from the proton balance: H_T + sum_i p_i x_i is an aqueous tracer (every metal ion extracted
+  releases p H+ into the aqueous, every one stripped consumes p), so its stage values follow from the
+  aqueous flows alone; the medium (:mod:`sx_model.equilibrium.media`) turns the proton total H_T into
+  [H+] (and [HSO4-], [SO4 2-] in sulfate liquors). In chloride with p = z this is the charge balance.
 - Saponification: a fraction ``saponification`` of the extractant enters as its Na+ (or NH4+) salt; the
   cation is exchanged before any proton (K_Na << K_M), all in the stage where the organic enters
-  (stage 1). It then travels with the aqueous (to the raffinate) as the chloride salt.
+  (stage 1). It then travels with the aqueous (to the raffinate) as the salt of the medium's anion.
 
 The equilibrium pH of every stage is an output (``diagnostics``), with the organic loading as a fraction
-of capacity and the free extractant.
+of capacity, the free extractant and the anion species.
 """
 from __future__ import annotations
 
@@ -36,13 +46,15 @@ import math
 
 import numpy as np
 
-from ..constants import BASES, KW, PER_LITRE
+from ..constants import BASES, PER_LITRE
 from ..errors import ConfigError
 from .base import EquilibriumModel
+from .media import CHLORIDE, GAS_CONSTANT, T_STANDARD, Medium
 
 #: Smallest [H+] an iterate may imply [mol/m^3] (pH 10), see CationExchange.admissible.
 ADMISSIBLE_PROTON = 1e-7
 LN10 = math.log(10.0)
+LN_PER_LITRE = math.log(PER_LITRE)
 #: Organic loading above which a stage is flagged [-] (fraction of capacity).
 LOADING_LIMIT = 0.95
 #: Convergence of the per-stage free-extractant Newton iteration (change of ln f) [-].
@@ -53,7 +65,7 @@ FREE_FLOOR = 1e-200
 
 
 class CationExchange(EquilibriumModel):
-    """Common engine of ``mass_action`` and ``ph_correlation`` (see module docstring).
+    """Common engine of the cation-exchange models (see module docstring).
 
     Parameters
     ----------
@@ -61,9 +73,9 @@ class CationExchange(EquilibriumModel):
     charges : sequence of int
         z_i, the charge of each metal ion [-].
     intercept, ph_slope, extractant_order : sequence of float
-        b_i, a_i, n_i of log10 D_i = b_i - a_i log10[H+] + n_i log10[(HA)2]_free (mol/L) [-].
+        b_i, a_i, n_i of the law in the module docstring (b at ``reference_temperature``) [-].
     extractant : float
-        Total extractant as monomer HA [mol/m^3] (the dimer concentration is half of it).
+        Total extractant as monomer HA [mol/m^3].
     saponification : float
         Fraction of the extractant entering as its Na+/NH4+ salt [-], 0..1.
     base : str
@@ -72,15 +84,36 @@ class CationExchange(EquilibriumModel):
         pH range in which the model's data apply (guard, not a limit of the solver).
     sources : dict
         Component -> where its constants come from (for results).
+    association : int
+        k, HA units per extractant species in the diluent (2: dimer, 1: monomer).
+    stoichiometry : sequence of float or None
+        nu_i, (HA)_k units bound per metal ion (default z_i).
+    protons : sequence of float or None
+        p_i, H+ released per metal ion extracted (default z_i).
+    dosage_slope : sequence of float or None
+        m_i of the law (default 0).
+    dosage_scale : float or None
+        kappa: phi = kappa [(HA)_k]_free with the free extractant in mol/m^3 (default 1e-3: mol/L).
+    enthalpy : sequence of float or None
+        Delta H_i of extraction [J/mol] for van 't Hoff (default 0: no temperature dependence).
+    reference_temperature : float
+        Temperature at which the intercepts apply [K].
+    medium : Medium or dict or None
+        Aqueous medium (default chloride).
+    molar_mass, density : float or None
+        Of the extractant [kg/mol, kg/m^3], where known (for volume percents).
     """
 
-    #: One internal unknown per stage: ln [H+] (mol/m^3), with the charge balance as its equation.
+    #: One internal unknown per stage: ln [H+] (mol/m^3), with the proton balance as its equation.
     internal_count = 1
 
     def __init__(self, components, charges, intercept, ph_slope, extractant_order, extractant,
                  saponification=0.0, base="NaOH", ph_validity=(0.0, 7.0), sources=None, system=None,
-                 extractant_name=None):
+                 extractant_name=None, association=2, stoichiometry=None, protons=None,
+                 dosage_slope=None, dosage_scale=None, enthalpy=None,
+                 reference_temperature=T_STANDARD, medium=None, molar_mass=None, density=None):
         self.components = tuple(components)
+        c = len(self.components)
         self.charges = np.asarray(charges, dtype=float)
         self.intercept = np.asarray(intercept, dtype=float)
         self.ph_slope = np.asarray(ph_slope, dtype=float)
@@ -92,6 +125,19 @@ class CationExchange(EquilibriumModel):
         self.sources = dict(sources or {})
         self.system = system
         self.extractant_name = extractant_name
+        self.association = int(association)
+        self.stoichiometry = (self.charges.copy() if stoichiometry is None
+                              else np.asarray(stoichiometry, dtype=float))
+        self.protons = self.charges.copy() if protons is None else np.asarray(protons, dtype=float)
+        self.dosage_slope = np.zeros(c) if dosage_slope is None else np.asarray(dosage_slope, dtype=float)
+        self.dosage_scale = 1.0 / PER_LITRE if dosage_scale is None else float(dosage_scale)
+        self.enthalpy = np.zeros(c) if enthalpy is None else np.asarray(enthalpy, dtype=float)
+        self.reference_temperature = float(reference_temperature)
+        if isinstance(medium, dict):
+            medium = Medium(**medium)
+        self.medium = medium or CHLORIDE
+        self.molar_mass = None if molar_mass is None else float(molar_mass)
+        self.density = None if density is None else float(density)
 
     def parameters(self):
         return {"components": self.components, "charges": self.charges.tolist(),
@@ -99,30 +145,63 @@ class CationExchange(EquilibriumModel):
                 "extractant_order": self.extractant_order.tolist(), "extractant": self.extractant,
                 "saponification": self.saponification, "base": self.base,
                 "ph_validity": self.ph_validity, "sources": dict(self.sources), "system": self.system,
-                "extractant_name": self.extractant_name}
+                "extractant_name": self.extractant_name, "association": self.association,
+                "stoichiometry": self.stoichiometry.tolist(), "protons": self.protons.tolist(),
+                "dosage_slope": self.dosage_slope.tolist(), "dosage_scale": self.dosage_scale,
+                "enthalpy": self.enthalpy.tolist(),
+                "reference_temperature": self.reference_temperature,
+                "medium": self.medium.parameters(), "molar_mass": self.molar_mass,
+                "density": self.density}
+
+    @property
+    def capacity(self) -> float:
+        """Extractant species (HA)_k in the organic [mol/m^3]: c_HA / k."""
+        return self.extractant / self.association
 
     # -- stage parameters ------------------------------------------------------------------------
     def prepare(self, conditions):
         n = len(conditions.section)
         base_load = np.zeros(n)
         base_load[0] = self.saponification * self.extractant * conditions.organic_flow[0]
-        anion = conditions.anion()
-        base_anion = conditions.aqueous_tracer(base_load) if self.saponification > 0 else np.zeros(n)
-        net = anion - base_anion
-        if self.saponification > 0 and net[0] < 0:
-            flow = conditions.aqueous_flow[0]
-            raise ConfigError("equilibrium.extractant.saponification",
-                              f"{self.saponification:g}: the base it brings ({base_load[0]:.4g} mol/s) "
-                              f"exceeds the chloride leaving stage 1 ({anion[0] * flow:.4g} mol/s), so "
-                              "the raffinate would be alkaline whatever is extracted; expected a lower "
-                              "saponification or organic flow, or more acid in the liquors")
-        dimer = np.full(n, 0.5 * self.extractant)
-        # ln D_i = ln_d0_i - a_i ln h + n_i ln f  with h, f in mol/m^3:
-        ln_d0 = LN10 * self.intercept + (self.ph_slope - self.extractant_order) * math.log(PER_LITRE)
-        scale = max(float(np.max(np.abs(anion))), 1e-3)
-        return {"net_anion": anion - base_anion, "anion": anion, "base_anion": base_anion,
-                "dimer": dimer, "ln_d0": ln_d0, "a": self.ph_slope, "n": self.extractant_order,
-                "z": self.charges, "base_flow": float(base_load[0]), "charge_scale": scale}
+        if conditions.aqueous_metal_inflow is not None:
+            proton_load = conditions.acid_inflow + conditions.aqueous_metal_inflow @ self.protons
+            total = conditions.aqueous_tracer(proton_load)
+        else:
+            total = conditions.anion()
+        base_conc = conditions.aqueous_tracer(base_load) if self.saponification > 0 else np.zeros(n)
+        temperature = conditions.stage_temperature()
+        medium = self.medium
+        if medium.speciated:
+            if conditions.sulfate_inflow is None:
+                raise ConfigError("equilibrium.medium", "sulfate: the cascade gives no sulfate loads")
+            sulfate = conditions.aqueous_tracer(conditions.sulfate_inflow)
+            ka2 = medium.ka2(temperature)
+        else:
+            sulfate = ka2 = None
+        net = total - base_conc
+        if self.saponification > 0:
+            floor, _ = medium.proton_total(np.array([ADMISSIBLE_PROTON]),
+                                           None if sulfate is None else sulfate[:1],
+                                           None if ka2 is None else ka2[:1])
+            if net[0] < floor[0]:
+                flow = conditions.aqueous_flow[0]
+                raise ConfigError("equilibrium.extractant.saponification",
+                                  f"{self.saponification:g}: the base it brings ({base_load[0]:.4g} mol/s) "
+                                  f"exceeds the acid and metal salts leaving stage 1 "
+                                  f"({total[0] * flow:.4g} mol/s as H+), so the raffinate would be "
+                                  "alkaline whatever is extracted; expected a lower saponification or "
+                                  "organic flow, or more acid in the liquors")
+        # ln D_i = ln_b_i + (a_i + m_i phi) q + n_i ln phi, q = ln10 pH = ln 1000 - ln h (h in mol/m^3)
+        shift = -np.outer(1.0 / temperature - 1.0 / self.reference_temperature,
+                          self.enthalpy) / GAS_CONSTANT            # ln K(T) - ln K(T_ref), (N, C)
+        ln_b = LN10 * self.intercept[None, :] + shift
+        scale = max(float(np.max(np.abs(total))), 1e-3)
+        return {"net_anion": net, "anion": total, "base_anion": base_conc,
+                "dimer": np.full(n, self.capacity), "ln_b": ln_b, "a": self.ph_slope,
+                "n": self.extractant_order, "m": self.dosage_slope,
+                "kappa": self.dosage_scale, "nu": self.stoichiometry, "p": self.protons,
+                "z": self.charges, "base_flow": float(base_load[0]), "charge_scale": scale,
+                "sulfate": sulfate, "ka2": ka2, "temperature": temperature}
 
     def continuation(self, params, fraction):
         """A path from an easy problem to this one: the extractant (and the saponification base with it)
@@ -137,33 +216,64 @@ class CationExchange(EquilibriumModel):
 
     # -- equilibrium -----------------------------------------------------------------------------
     def _protons(self, x, params):
-        g = params["net_anion"] - x @ params["z"]
-        root = np.sqrt(g * g + 4.0 * KW)
-        h = np.where(g > 0, 0.5 * (g + root), 2.0 * KW / (root - np.minimum(g, 0.0)))
-        return h, h / root                      # [H+], d[H+]/dg
+        """Free [H+] per stage [mol/m^3] from the proton balance, and d ln[H+] / d(proton total)."""
+        g = params["net_anion"] - x @ params["p"]
+        h = self.medium.free_proton(g, params["sulfate"], params["ka2"])
+        _, slope = self.medium.proton_total(h, params["sulfate"], params["ka2"])
+        return h, 1.0 / slope
 
-    def _free_extractant(self, x, d_fixed, params):
-        """Free dimer f per stage from f + sum z_i x_i d_i f^n_i = c, by Newton in ln f."""
-        z, order, total = params["z"], params["n"], params["dimer"]
-        weight = x * d_fixed * z                                       # (N, C)
-        # Start from an upper bound of the root (then Newton on the convex ln f problem descends
-        # monotonically): f <= total, and f <= (total / sum of the weights of one order n)^(1/n).
-        s = np.log(total)
-        with np.errstate(divide="ignore"):
-            for n_value in np.unique(order[order > 0]):
-                group = weight[:, order == n_value].sum(axis=1)
-                s = np.minimum(s, (np.log(total) - np.log(group)) / n_value)
-        # Metals whose D does not depend on the free extractant (order 0, ph_correlation) can load the
-        # organic beyond capacity; the free extractant is then held at a floor (the loading guard
-        # reports it) instead of having no solution.
-        floor = np.log(total) + np.log(FREE_FLOOR)
+    def _log_terms(self, w, params):
+        """c0 (N, C) and q (N,) of ln D = c0 + m kappa f q + n ln f (f the free (HA)_k, mol/m^3)."""
+        q = LN_PER_LITRE - w[:, 0]
+        c0 = params["ln_b"] + np.outer(q, params["a"]) + params["n"][None, :] * math.log(params["kappa"])
+        return c0, q
+
+    def _free_extractant(self, x, c0, q, params):
+        """Free (HA)_k per stage, f + sum nu_i x_i D_i(f) = c (see module docstring), by Newton in
+        ln f, safeguarded by bisection inside a bracket that keeps the largest root."""
+        nu, order, slope, total = params["nu"], params["n"], params["m"], params["dimer"]
+        weight = x * np.exp(c0) * nu                                   # (N, C)
+        ln_total = np.log(total)
+        floor = ln_total + np.log(FREE_FLOOR)
+        dosage = bool(np.any(slope)) or bool(np.any(order < 0))
+        s = ln_total.copy()
+        if not dosage:
+            # an upper bound of the root (then Newton on the convex ln f problem descends monotonically):
+            # f <= total, and f <= (total / sum of the weights of one order n)^(1/n)
+            with np.errstate(divide="ignore"):
+                for n_value in np.unique(order[order > 0]):
+                    group = weight[:, order == n_value].sum(axis=1)
+                    s = np.minimum(s, (ln_total - np.log(group)) / n_value)
+        # Metals whose D does not depend on the free extractant (order 0) can load the organic beyond
+        # capacity; the free extractant is then held at a floor (the loading guard reports it).
         s = np.maximum(s, floor)
+        lo, hi = floor.copy(), ln_total.copy()
+        lo_known = np.zeros(s.shape, dtype=bool)
+        mk = slope * params["kappa"]
         for _ in range(FREE_MAX_ITER):
             f = np.exp(s)
-            terms = weight * np.exp(np.outer(s, order))                # z_i y_i
-            phi = f + terms.sum(axis=1) - total
-            dphi = f + terms @ order
-            new = np.maximum(s - phi / dphi, floor)
+            with np.errstate(over="ignore", invalid="ignore"):
+                expo = np.outer(s, order)
+                if dosage:
+                    expo = expo + np.outer(f * q, mk)
+                terms = weight * np.exp(expo)                           # nu_i y_i
+                phi = f + terms.sum(axis=1) - total
+                gain = order[None, :] + (np.outer(f * q, mk) if dosage else 0.0)
+                dphi = f + (terms * gain).sum(axis=1)
+            if dosage:
+                # a negative order makes phi grow again as f -> 0: the bracket's lower end is only
+                # known once an iterate has phi <= 0 (until then a bad step moves down by a factor e)
+                hi = np.where(phi > 0, s, hi)
+                lo_known |= phi <= 0
+                lo = np.where(phi <= 0, s, lo)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    delta = phi / dphi
+                new = s - delta
+                bad = ~np.isfinite(new) | (dphi <= 0) | (new < lo) | (new > hi)
+                bad &= ~(np.abs(delta) < FREE_TOL)
+                new = np.where(bad, np.where(lo_known, 0.5 * (lo + hi), hi - 1.0), new)
+            else:
+                new = np.maximum(s - phi / dphi, floor)
             step = np.abs(new - s)
             s = new
             if np.all(step < FREE_TOL) or not np.all(np.isfinite(step)):
@@ -171,57 +281,60 @@ class CationExchange(EquilibriumModel):
         return np.exp(s)
 
     def equilibrium(self, x, params):
-        """y and dy/dx with [H+] eliminated through the charge balance (used for starting points;
+        """y and dy/dx with [H+] eliminated through the proton balance (used for starting points;
         the solver keeps ln [H+] as an unknown, see :meth:`equilibrium_internal`)."""
-        z = params["z"]
-        h, dh_dg = self._protons(x, params)
+        h, dlnh_dg = self._protons(x, params)
         w = np.log(h)[:, None]
         y, dydx, dydw = self.equilibrium_internal(x, w, params)
-        # d ln h / d x_k = -z_k (dh/dg) / h
-        dlnh = -(dh_dg / h)[:, None] * z[None, :]
+        dlnh = -dlnh_dg[:, None] * params["p"][None, :]                 # d ln h / d x_k
         return y, dydx + dydw[:, :, 0][:, :, None] * dlnh[:, None, :]
 
     def equilibrium_internal(self, x, w, params):
-        z = params["z"]
-        a_eff, order = params["a"], params["n"]
-        ln_fixed = params["ln_d0"][None, :] - np.outer(w[:, 0], a_eff)
-        d_fixed = np.exp(ln_fixed)
-        if np.any(order):
-            f = self._free_extractant(x, d_fixed, dict(params, n=order))
-            dist = d_fixed * np.exp(np.outer(np.log(f), order))
+        nu, order, mk = params["nu"], params["n"], params["m"] * params["kappa"]
+        c0, q = self._log_terms(w, params)
+        if np.any(order) or np.any(mk):
+            f = self._free_extractant(x, c0, q, params)
+            fq = f * q
+            ln_dist = c0 + np.outer(np.log(f), order) + np.outer(fq, mk)
+            gain = order[None, :] + np.outer(fq, mk)                    # d ln D / d ln f
+            slope_h = -(params["a"][None, :] + np.outer(f, mk))          # d ln D / d ln h
         else:   # no extractant dependence: f only reported, kept positive for the (zero) terms below
-            f = np.maximum(params["dimer"] - (x * d_fixed) @ z, FREE_FLOOR * params["dimer"])
-            dist = d_fixed
+            ln_dist = c0
+            f = np.maximum(params["dimer"] - (x * np.exp(c0)) @ nu, FREE_FLOOR * params["dimer"])
+            gain = np.zeros_like(c0)
+            slope_h = np.broadcast_to(-params["a"][None, :], c0.shape)
+        dist = np.exp(ln_dist)
         y = dist * x
-        zy = z[None, :] * y
-        dphi_df = 1.0 + (zy * order[None, :]).sum(axis=1) / f                 # (N,)
-        # h fixed: d phi / d x_k = z_k D_k; x fixed: d phi / d ln h = -sum z_i a_i y_i
-        df_dx = -(z[None, :] * dist) / dphi_df[:, None]                        # (N, C)
-        df_dlnh = (zy * a_eff[None, :]).sum(axis=1) / dphi_df                  # (N,)
-        rel = order[None, :] / f[:, None]                                      # n_i / f
-        dydx = (y * rel)[:, :, None] * df_dx[:, None, :]
+        nuy = nu[None, :] * y
+        dphi_ds = f + (nuy * gain).sum(axis=1)                          # d phi / d ln f
+        ds_dx = -(nu[None, :] * dist) / dphi_ds[:, None]                 # (N, C)
+        ds_dlnh = -(nuy * slope_h).sum(axis=1) / dphi_ds                 # (N,)
+        yg = y * gain
+        dydx = yg[:, :, None] * ds_dx[:, None, :]
         idx = np.arange(x.shape[1])
         dydx[:, idx, idx] += dist
-        dydw = (y * (rel * df_dlnh[:, None] - a_eff[None, :]))[:, :, None]
+        dydw = (y * slope_h + yg * ds_dlnh[:, None])[:, :, None]
         return y, dydx, dydw
 
     def constraint(self, x, w, params):
-        """Charge balance of the aqueous, [H+] - K_w/[H+] - (net anion - sum z x) = 0, over c_scale."""
-        z, scale = params["z"], params["charge_scale"]
+        """Proton balance of the aqueous, H_T([H+]) - (proton tracer - sum p x) = 0, over c_scale."""
+        p, scale = params["p"], params["charge_scale"]
         h = np.exp(w[:, 0])
-        g = params["net_anion"] - x @ z
-        e = (h - KW / h - g) / scale
-        de_dx = np.broadcast_to((z / scale)[None, None, :], (x.shape[0], 1, x.shape[1]))
-        de_dw = ((h + KW / h) / scale)[:, None, None]
+        total, slope = self.medium.proton_total(h, params["sulfate"], params["ka2"])
+        g = params["net_anion"] - x @ p
+        e = (total - g) / scale
+        de_dx = np.broadcast_to((p / scale)[None, None, :], (x.shape[0], 1, x.shape[1]))
+        de_dw = (slope / scale)[:, None, None]
         return e[:, None], de_dx, de_dw
 
     def admissible(self, x, params):
-        """x scaled down, stage by stage, so that the metal charge leaves at least [H+] = 1e-10 mol/L
-        of the net chloride: metals hydrolyse and precipitate long before pH 10, which these models do
-        not describe, so iterates beyond that (far from any solution) are pulled back."""
-        charge = x @ params["z"]
-        # charge balance: [H+] - K_w/[H+] = net anion - sum z x, at [H+] = ADMISSIBLE_PROTON
-        room = np.maximum(params["net_anion"] - (ADMISSIBLE_PROTON - KW / ADMISSIBLE_PROTON), 0.0)
+        """x scaled down, stage by stage, so that the metal leaves at least [H+] = 1e-10 mol/L of the
+        proton balance: metals hydrolyse and precipitate long before pH 10, which these models do not
+        describe, so iterates beyond that (far from any solution) are pulled back."""
+        charge = x @ params["p"]
+        floor, _ = self.medium.proton_total(np.full(charge.shape, ADMISSIBLE_PROTON), params["sulfate"],
+                                            params["ka2"])
+        room = np.maximum(params["net_anion"] - floor, 0.0)
         over = charge > room
         if not np.any(over):
             return x
@@ -246,8 +359,9 @@ class CationExchange(EquilibriumModel):
     def trace_ln_distribution(self, params):
         """ln D at trace loading and the acidity of the liquors alone (no metal), shape (N, C)."""
         h, _ = self._protons(np.zeros((params["net_anion"].size, params["z"].size)), params)
-        ln = (params["ln_d0"][None, :] - np.outer(np.log(h), params["a"])
-              + np.outer(np.log(params["dimer"]), params["n"]))
+        c0, q = self._log_terms(np.log(h)[:, None], params)
+        f = params["dimer"]
+        ln = c0 + np.outer(np.log(f), params["n"]) + np.outer(f * q, params["m"] * params["kappa"])
         return np.clip(ln, -60.0, 60.0)
 
     def distribution_guess(self, x_reference, params):
@@ -255,24 +369,35 @@ class CationExchange(EquilibriumModel):
 
     # -- outputs ---------------------------------------------------------------------------------
     def diagnostics(self, x, y, params):
-        """Per-stage pH, free extractant [mol/m^3] and organic loading as a fraction of capacity."""
+        """Per-stage pH, [H+] and the proton total, free extractant [mol/m^3 of (HA)_k], organic
+        loading as a fraction of capacity, and the anion species of a sulfate liquor."""
         h, _ = self._protons(x, params)
-        occupied = y @ params["z"]
-        return {"ph": -np.log10(h / PER_LITRE),
-                "proton_mol_per_m3": h,
-                "free_extractant_mol_per_m3": np.maximum(params["dimer"] - occupied, 0.0),
-                "loading_fraction": occupied / params["dimer"]}
+        total, _ = self.medium.proton_total(h, params["sulfate"], params["ka2"])
+        occupied = y @ params["nu"]
+        free = np.maximum(params["dimer"] - occupied, 0.0)
+        out = {"ph": -np.log10(h / PER_LITRE),
+               "proton_mol_per_m3": h,
+               "acid_mol_per_m3": total,
+               "free_extractant_mol_per_m3": free,
+               "loading_fraction": occupied / params["dimer"]}
+        if np.any(params["m"]) or self.name == "dosage_correlation":
+            out["extractant_dosage"] = params["kappa"] * free
+        out.update(self.medium.species(h, params["sulfate"], params["ka2"]))
+        return out
 
     def reagent_flows(self, params) -> dict:
-        """Base used for saponification [mol/s] and what it is."""
+        """Base used for saponification [mol/s] and what it is; the medium's acid and salt."""
         info = BASES[self.base]
+        reagents = self.medium.reagents
+        salt, salt_mass = reagents["salt"][self.base]
         return {"base": self.base, "base_mol_per_s": params["base_flow"],
-                "base_kg_per_mol": info["base_kg_per_mol"], "salt": info["salt"],
-                "salt_kg_per_mol": info["salt_kg_per_mol"], "proton_balance": True}
+                "base_kg_per_mol": info["base_kg_per_mol"], "salt": salt,
+                "salt_kg_per_mol": salt_mass, "proton_balance": True,
+                "acid": reagents["acid"], "acid_kg_per_mol": reagents["acid_kg_per_mol_h"]}
 
     def capacity_used(self, concentration):
-        """Every complex holds z dimers: sum z_i y_i against the dimer concentration."""
-        return float(self.charges @ np.asarray(concentration, dtype=float)) / (0.5 * self.extractant)
+        """Every complex holds nu_i extractant units: sum nu_i y_i against c_HA / k."""
+        return float(self.stoichiometry @ np.asarray(concentration, dtype=float)) / self.capacity
 
     def operating_limits(self):
         return {"loading_fraction": LOADING_LIMIT, "ph": self.ph_validity,
@@ -281,8 +406,19 @@ class CationExchange(EquilibriumModel):
     def describe(self):
         out = {"model": self.name, "extractant": self.extractant_name,
                "extractant_mol_per_m3": self.extractant,
+               "association": self.association,
                "saponification": self.saponification, "base": self.base,
+               "medium": self.medium.name,
                "ph_validity": list(self.ph_validity)}
+        if not (np.array_equal(self.stoichiometry, self.charges)
+                and np.array_equal(self.protons, self.charges)):
+            out["stoichiometry"] = {c: {"extractant": float(e), "protons": float(p)}
+                                    for c, e, p in zip(self.components, self.stoichiometry, self.protons)}
+        if np.any(self.enthalpy):
+            out["enthalpy_j_per_mol"] = dict(zip(self.components, self.enthalpy.tolist()))
+            out["reference_temperature_k"] = self.reference_temperature
+        if self.medium.speciated:
+            out["log10_ka2"] = self.medium.log10_ka2
         if self.system:
             out["system"] = self.system
         return out
@@ -321,4 +457,29 @@ class PhCorrelation(CationExchange):
         out = super().describe()
         out["correlations"] = {c: {"slope": float(a), "log10_d_at_ph0": float(b)}
                                for c, a, b in zip(self.components, self.ph_slope, self.intercept)}
+        return out
+
+
+class DosageCorrelation(CationExchange):
+    """``dosage_correlation``: log10 D_i = (m0_i + m1_i dos) pH + B0_i + B1_i log10(dos), with dos the free
+    extractant of the stage in volume percent (dos = c_free M / rho x 100 with the extractant's molar mass
+    M and density rho), or a constant D_i for metals the correlation does not cover; with the proton and
+    extractant balances (the extractant counted as monomer HA, ``stoichiometry`` HA per metal).
+
+    This is the form of the rare-earth correlations of the PrOMMiS solvent-extraction model (DEHPA in
+    kerosene against sulfate leach liquors); see docs/theory.md.
+
+    Config (``equilibrium``): ``extractant: {concentration | volume_percent, molar_mass, density}``;
+    ``correlations: {Nd: {m0: 0.31183, m1: 0.03763, b0: -1.62372, b1: -0.38096}, Al: {distribution:
+    0.0531}}``.
+    """
+
+    name = "dosage_correlation"
+
+    def describe(self):
+        out = super().describe()
+        out["correlations"] = {c: {"m0": float(a), "m1": float(m), "b0": float(b), "b1": float(n)}
+                               for c, a, m, b, n in zip(self.components, self.ph_slope,
+                                                        self.dosage_slope, self.intercept,
+                                                        self.extractant_order)}
         return out
