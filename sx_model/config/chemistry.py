@@ -207,18 +207,33 @@ def read_common(mapping, key, components, charges, system) -> dict:
                             lambda raw, k: v.number(raw, k, minimum=-MAX_ORDER, maximum=MAX_ORDER,
                                                     what=f"an apparent extractant order from "
                                                          f"{-MAX_ORDER:g} to {MAX_ORDER:g}"))
-    enthalpy = _per_component(mapping, "enthalpy", key, components, _enthalpy)
+    enthalpy, t_ref = read_enthalpies(mapping, key, components)
+    out = {k: extractant[k] for k in ("extractant", "saponification", "base", "extractant_name",
+                                      "association")}
+    out.update(medium=medium, stoichiometry=nu.tolist(), protons=p.tolist(),
+               molar_mass=extractant["molar_mass"], density=extractant["density"],
+               enthalpy=enthalpy, reference_temperature=t_ref)
+    return {"kwargs": out, "ph_slope": slopes, "extractant_order": orders}
+
+
+def read_enthalpies(mapping, key, components):
+    """(Delta H per component [J/mol], default 0; reference temperature [K], default 25 C) from
+    ``enthalpy`` and ``reference_temperature``."""
+    given = _per_component(mapping, "enthalpy", key, components, _enthalpy)
     t_ref = 298.15
     if "reference_temperature" in mapping:
         from .layout import read_temperature
 
         t_ref = read_temperature(mapping["reference_temperature"], v.join(key, "reference_temperature"))
-    out = {k: extractant[k] for k in ("extractant", "saponification", "base", "extractant_name",
-                                      "association")}
-    out.update(medium=medium, stoichiometry=nu.tolist(), protons=p.tolist(),
-               molar_mass=extractant["molar_mass"], density=extractant["density"],
-               enthalpy=[enthalpy.get(c, 0.0) for c in components], reference_temperature=t_ref)
-    return {"kwargs": out, "ph_slope": slopes, "extractant_order": orders}
+    return [given.get(c, 0.0) for c in components], t_ref
+
+
+def write_enthalpies(model) -> dict:
+    """``enthalpy`` and ``reference_temperature`` of a model (only when some enthalpy is not zero)."""
+    if not np.any(model.enthalpy):
+        return {}
+    return {"enthalpy": {c: f"{h!r} J/mol" for c, h in zip(model.components, model.enthalpy.tolist())},
+            "reference_temperature": f"{model.reference_temperature!r} K"}
 
 
 def medium_warning(model) -> list:
@@ -262,7 +277,4 @@ def write_common(model) -> dict:
     if changed:
         out["stoichiometry"] = {model.components[i]: {"extractant": float(model.stoichiometry[i]),
                                                       "protons": int(model.protons[i])} for i in changed}
-    if np.any(model.enthalpy):
-        out["enthalpy"] = {c: f"{h!r} J/mol" for c, h in zip(model.components, model.enthalpy.tolist())}
-    out["reference_temperature"] = f"{model.reference_temperature!r} K"
-    return out
+    return out | write_enthalpies(model)

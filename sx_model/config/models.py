@@ -110,12 +110,14 @@ def _read_separation_factor(mapping, components, key, section_names, charges):
     if "half_loading" in mapping:
         half = v.quantity(mapping["half_loading"], "concentration", v.join(key, "half_loading"),
                           positive=True)
-    return SeparationFactor(components, [beta[c] for c in components], capacity, half)
+    enthalpy, t_ref = chem.read_enthalpies(mapping, key, components)
+    return SeparationFactor(components, [beta[c] for c in components], capacity, half, enthalpy, t_ref)
 
 
 def _write_separation_factor(model):
-    return {"separation_factors": dict(zip(model.components, model.separation_factors.tolist())),
-            "capacity": si_text(model.capacity, "mol/m**3"), "half_loading": si_text(model.half_loading, "mol/m**3")}
+    out = {"separation_factors": dict(zip(model.components, model.separation_factors.tolist())),
+           "capacity": si_text(model.capacity, "mol/m**3"), "half_loading": si_text(model.half_loading, "mol/m**3")}
+    return out | chem.write_enthalpies(model)
 
 
 # -- cation exchange: mass_action, ph_correlation and dosage_correlation ----------------------------
@@ -356,7 +358,8 @@ def _write_dosage_correlation(model):
 SPECS = {
     "constant_d": ModelSpec(frozenset({"distribution", "distribution_by_section"}),
                             _read_constant_d, _write_constant_d),
-    "separation_factor": ModelSpec(frozenset({"separation_factors", "capacity", "half_loading"}),
+    "separation_factor": ModelSpec(frozenset({"separation_factors", "capacity", "half_loading", "enthalpy",
+                                              "reference_temperature"}),
                                    _read_separation_factor, _write_separation_factor),
     "mass_action": ModelSpec(chem.COMMON_KEYS | {"log10_k", "separation_factors", "reference"},
                              _read_mass_action, _write_mass_action),

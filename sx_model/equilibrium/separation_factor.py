@@ -42,20 +42,41 @@ class SeparationFactor(EquilibriumModel):
         REE loading of the saturated organic [mol/m^3 of organic].
     half_loading : float
         c_half [mol/m^3], see module docstring.
+    enthalpy : sequence of float or None
+        Delta H_i of extraction [J/mol] per component: beta_i moves with temperature as
+        ln beta_i(T) = ln beta_i(T_ref) - (Delta H_i - Delta H_ref)/R (1/T - 1/T_ref) (only differences
+        matter; default 0, factors independent of temperature).
+    reference_temperature : float
+        Temperature at which the factors apply [K].
     """
 
     name = "separation_factor"
 
-    def __init__(self, components, separation_factors, capacity, half_loading=DEFAULT_HALF_LOADING):
+    def __init__(self, components, separation_factors, capacity, half_loading=DEFAULT_HALF_LOADING,
+                 enthalpy=None, reference_temperature=298.15):
         self.components = tuple(components)
         self.separation_factors = np.asarray(separation_factors, dtype=float)
         self.capacity = float(capacity)
         self.half_loading = float(half_loading)
+        self.enthalpy = (np.zeros(len(self.components)) if enthalpy is None
+                         else np.asarray(enthalpy, dtype=float))
+        self.reference_temperature = float(reference_temperature)
         self._beta = self.separation_factors / self.separation_factors.max()
 
     def parameters(self):
         return {"components": self.components, "separation_factors": self.separation_factors.tolist(),
-                "capacity": self.capacity, "half_loading": self.half_loading}
+                "capacity": self.capacity, "half_loading": self.half_loading,
+                "enthalpy": self.enthalpy.tolist(), "reference_temperature": self.reference_temperature}
+
+    def stage_factors(self, conditions) -> np.ndarray:
+        """beta_i of every stage at its temperature, normalised to the largest at T_ref, shape (N, C)."""
+        n = len(conditions.section)
+        if not np.any(self.enthalpy):
+            return np.broadcast_to(self._beta, (n, self._beta.size))
+        from .media import GAS_CONSTANT
+
+        inverse = 1.0 / conditions.stage_temperature() - 1.0 / self.reference_temperature
+        return self._beta[None, :] * np.exp(-np.outer(inverse, self.enthalpy) / GAS_CONSTANT)
 
     def loading_target(self, conditions) -> np.ndarray:
         """Total REE loading of the organic leaving each stage [mol/m^3], shape (N,)."""
@@ -63,6 +84,11 @@ class SeparationFactor(EquilibriumModel):
         return self.capacity - stripped
 
     def prepare(self, conditions):
+        if np.any(conditions.acid_inflow < 0):
+            j = int(np.flatnonzero(conditions.acid_inflow < 0)[0])
+            raise ConfigError("streams", f"a liquor entering stage {j + 1} carries free base; the "
+                                         "separation_factor model strips with acid only (use mass_action "
+                                         "or ph_correlation for liquors with base)")
         target = self.loading_target(conditions)
         bad = np.flatnonzero(target <= 0)
         if bad.size:
@@ -84,7 +110,7 @@ class SeparationFactor(EquilibriumModel):
                                   f"mol/s of metal at capacity, more than the {fed:.4g} mol/s fed; the "
                                   "separation_factor model needs a loaded organic there: lower the organic "
                                   "flow or raise the scrub acid")
-        return {"loading": target, "beta": self._beta, "half": self.half_loading,
+        return {"loading": target, "beta": self.stage_factors(conditions), "half": self.half_loading,
                 "base_flow": PROTONS_PER_REE * self.capacity * conditions.solvent_inflow}
 
     def continuation(self, params, fraction):
@@ -92,7 +118,7 @@ class SeparationFactor(EquilibriumModel):
         concentration moved geometrically from the capacity (a gently saturating organic) to c_half;
         t = ``fraction`` in [0, 1]."""
         half = self.capacity ** (1.0 - fraction) * self.half_loading ** fraction
-        return dict(params, beta=self._beta ** fraction, half=half)
+        return dict(params, beta=np.asarray(params["beta"]) ** fraction, half=half)
 
     def equilibrium(self, x, params):
         beta = params["beta"]
@@ -103,8 +129,8 @@ class SeparationFactor(EquilibriumModel):
         y = scale * weighted
         n, c = x.shape
         # dy_i/dx_k = L beta_i delta_ik / d - L beta_i x_i beta_k / d^2
-        jac = (scale[:, :, None] * beta[None, :, None] * np.eye(c)[None, :, :]
-               - (y / denom[:, None])[:, :, None] * beta[None, None, :])
+        jac = (scale[:, :, None] * beta[:, :, None] * np.eye(c)[None, :, :]
+               - (y / denom[:, None])[:, :, None] * beta[:, None, :])
         return y, jac
 
     def saturation_loading(self, params):
@@ -112,8 +138,8 @@ class SeparationFactor(EquilibriumModel):
 
     def distribution_guess(self, x_reference, params):
         beta = params["beta"]
-        s = float(np.dot(beta, x_reference))
-        return params["loading"][:, None] * beta[None, :] / (params["half"] + s)
+        s = beta @ np.asarray(x_reference, dtype=float)
+        return params["loading"][:, None] * beta / (params["half"] + s)[:, None]
 
     def capacity_used(self, concentration):
         return float(np.sum(concentration)) / self.capacity
@@ -131,6 +157,10 @@ class SeparationFactor(EquilibriumModel):
         return {"loading_fraction": y.sum(axis=1) / self.capacity}
 
     def describe(self):
-        return {"model": self.name,
-                "separation_factors": dict(zip(self.components, self.separation_factors.tolist())),
-                "capacity_mol_per_m3": self.capacity, "half_loading_mol_per_m3": self.half_loading}
+        out = {"model": self.name,
+               "separation_factors": dict(zip(self.components, self.separation_factors.tolist())),
+               "capacity_mol_per_m3": self.capacity, "half_loading_mol_per_m3": self.half_loading}
+        if np.any(self.enthalpy):
+            out["enthalpy_j_per_mol"] = dict(zip(self.components, self.enthalpy.tolist()))
+            out["reference_temperature_k"] = self.reference_temperature
+        return out
