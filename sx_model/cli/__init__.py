@@ -15,7 +15,8 @@ import sys
 #: Command -> module of sx_model.cli that runs it.
 COMMANDS = {"run": "run", "validate": "validate", "design": "design", "sweep": "sweep", "curve": "curve",
             "compare": "compare", "optimize": "optimize", "pareto": "optimize", "systems": "systems",
-            "sensitivity": "sensitivity", "uncertainty": "uncertainty", "window": "window"}
+            "sensitivity": "sensitivity", "uncertainty": "uncertainty", "window": "window",
+            "mccabe-thiele": "mccabe_thiele"}
 
 EXAMPLES = """examples:
   sx-model run configs/prnd_p507.yaml
@@ -30,6 +31,7 @@ EXAMPLES = """examples:
   sx-model sensitivity configs/prnd_p507.yaml --plot tornado.png
   sx-model window configs/prnd_p507.yaml --target loaded_organic=0.99 --target raffinate=0.99 --plot w.png
   sx-model uncertainty configs/prnd_p507_uncertain.yaml --samples 1000 --plot mc.png
+  sx-model mccabe-thiele configs/kremser_example.yaml --target raffinate=0.01g/L --plot mt.png
 """
 
 
@@ -170,7 +172,24 @@ def _parser() -> argparse.ArgumentParser:
     unc.add_argument("--output", metavar="NAME", help="output of the histogram, e.g. raffinate.purity")
     _parallel_options(unc)
     _compare_and_systems(sub)
+    _mccabe_thiele(sub)
     return parser
+
+
+def _mccabe_thiele(sub):
+    mct = _command(sub, "mccabe-thiele", "McCabe-Thiele diagram of one section for one component: isotherm, "
+                   "operating line, simulated stages, stages stepped for targets, pinch O/A",
+                   "configs/kremser_example.yaml --target raffinate=0.01g/L --plot mt.png",
+                   plot_help="write the McCabe-Thiele diagram")
+    mct.add_argument("--section", choices=("extraction", "scrub", "strip"), default="extraction",
+                     help="section to draw (default: extraction)")
+    mct.add_argument("--component", metavar="EL", help="component (default: the only one, else the single "
+                                                      "key of the section's outlet product)")
+    mct.add_argument("--target", action="append", metavar="OUTLET=CONC",
+                     help="outlet concentration to step to: aqueous|organic or the outlet's product name, "
+                          "e.g. raffinate=0.05g/L or stripped_organic=0.2mmol/L (repeat per outlet)")
+    mct.add_argument("--units", choices=("g/L", "mol/L"), default="g/L",
+                     help="concentration unit of the table and plot (default g/L; JSON and CSV stay mol/m^3)")
 
 
 def _compare_and_systems(sub):
