@@ -13,7 +13,7 @@ For a section (extraction, scrub or strip) and a component this study gives
   rest of that stage's state held. It passes through every simulated equilibrium point and holds the
   other components and the acidity where the simulation put them.
 - the **operating line** from the component balance over the stages from the section's organic inlet
-  to a plane between two stages (docs/theory.md, section 9). Stages are numbered along the organic flow
+  to a plane between two stages (docs/theory.md, section 7.5). Stages are numbered along the organic flow
   (docs/config.md): the organic enters the section at its first stage a, the aqueous leaves it there;
   with y_in the organic entering stage a and x_a the aqueous leaving it, the balance over stages a..j
   with constant flows A (aqueous) and O (organic) is ``O (y_j - y_in) = A (x_{j+1} - x_a)``, a line of
@@ -559,6 +559,10 @@ def mccabe_thiele(cascade, section: str = "extraction", component: str | None = 
         else:
             steps.append(Stepping(name, end, value, False, math.inf, None, np.zeros((0, 2)), np.zeros((0, 2)),
                                   (r, math.nan, math.nan), undefined))
+    if iso.kind != "model" and defined:
+        notes.append("stepping and the pinch on a stage-state isotherm hold the other components and the "
+                     "acidity where the simulation put them (beyond the section's ends: the end stage's); "
+                     "far from the simulated outlet they are not a prediction: re-run the cascade instead")
     end = steps[0].end if steps else ("aqueous" if direction == "extraction" else "organic")
     value = steps[0].value_mol_per_m3 if steps else (x[a, i] if end == "aqueous" else y[b, i])
     if defined:
