@@ -4,11 +4,16 @@ A system is an extractant in a medium (P507 in chloride, ...) with separation fa
 extraction constant, pH correlations for base metals and the pH window its data apply to; every value
 carries its source and a tag (measured / reference / derived / estimated). ``sx-model systems`` lists
 them; a ``mass_action`` or ``ph_correlation`` config may name one (``equilibrium.system``) and override
-any value.
+any value. ``equilibrium.system`` may also be the path of a YAML file holding one entry in the same
+format (``{key: {...}}``, as ``sx-model fit --system-out`` writes it), relative to the config file
+(within :func:`relative_to`) or to the working directory.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -118,8 +123,40 @@ def all_systems() -> dict:
     return {key: System(key, body, data.get("sources", {})) for key, body in data["systems"].items()}
 
 
+#: Directory of the config being read (for system files named relative to it).
+_CONFIG_DIR = contextvars.ContextVar("config_dir", default=None)
+
+
+@contextlib.contextmanager
+def relative_to(config_path):
+    """Within this block, system files are looked up next to ``config_path`` first."""
+    token = _CONFIG_DIR.set(os.path.dirname(os.path.abspath(os.fspath(config_path))))
+    try:
+        yield
+    finally:
+        _CONFIG_DIR.reset(token)
+
+
+def _from_file(name: str, key: str) -> System:
+    """The one entry of a system file (``{key: {...}}``); its key is the file's absolute path."""
+    from .files import read_yaml
+
+    here = _CONFIG_DIR.get()
+    candidates = [name] if os.path.isabs(name) else [os.path.join(d, name) for d in (here, os.getcwd()) if d]
+    path = next((c for c in candidates if os.path.isfile(c)), None)
+    if path is None:
+        raise ConfigError(key, f"system file {name!r} not found (looked in {', '.join(map(repr, candidates))})")
+    data = read_yaml(path)
+    if len(data) != 1 or not isinstance(next(iter(data.values())), dict):
+        raise ConfigError(key, f"{name!r}: expected one system entry, {{name: {{extractant: ..., log_k: ...}}}}")
+    return System(os.path.abspath(path), next(iter(data.values())), {})
+
+
 def get(name, key: str = "equilibrium.system") -> System:
-    """The system called ``name`` (its key or any alias, case-insensitive); ConfigError if unknown."""
+    """The system called ``name`` (its key or any alias, case-insensitive), or the entry of the YAML file
+    ``name`` (ending in .yaml or .yml); ConfigError if unknown."""
+    if isinstance(name, str) and name.strip().lower().endswith((".yaml", ".yml")):
+        return _from_file(name.strip(), key)
     systems = all_systems()
     if isinstance(name, str):
         wanted = name.strip().lower()
