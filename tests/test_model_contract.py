@@ -33,6 +33,11 @@ EXAMPLES = {
                                         "Pr": {"slope": 2.5, "intercept": -4.0},
                                         "Nd": {"slope": 3, "intercept": -4.5, "extractant_order": 3,
                                                "at": "1 mol/L"}}},
+    # a tabulated isotherm of La in mol/L (curved, saturating at 0.3 mol/L), constant D for the rest
+    "isotherm": {"model": "isotherm", "key": "La", "unit": "mol/L",
+                 "points": [[0.005, 0.05], [0.02, 0.15], [0.05, 0.22], [0.1, 0.26], [0.3, 0.29],
+                            [1.0, 0.3]],
+                 "distribution": {"Ce": 0.9, "Pr": 2.0, "Nd": 0.0}},
 }
 
 

@@ -20,7 +20,7 @@ from . import checks as v
 COMMON_KEYS = frozenset({"system", "extractant", "medium", "stoichiometry", "ph_slope", "extractant_order",
                          "enthalpy", "reference_temperature", "ph_validity"})
 EXTRACTANT_KEYS = frozenset({"name", "concentration", "volume_percent", "molar_mass", "density",
-                             "association", "saponification", "base"})
+                             "association", "saponification", "base", "max_load_per_volume_percent"})
 MEDIUM_KEYS = frozenset({"name", "log10_ka2", "enthalpy", "temperature"})
 ASSOCIATION = {"monomer": 1, "dimer": 2}
 #: Largest (HA)_k units per metal, slope or order accepted [-].
@@ -99,11 +99,20 @@ def read_extractant(mapping, key, system=None) -> dict:
     else:
         pct = v.number(body["volume_percent"], v.join(sub, "volume_percent"), exclusive_minimum=0.0,
                        maximum=100.0, what="a volume percent of extractant in the organic, 0 < x <= 100")
-        for need, value in (("density", density), ("molar_mass", molar_mass)):
-            if value is None:
-                raise ConfigError(v.join(sub, need), "required with volume_percent (the extractant's "
-                                                     f"{need.replace('_', ' ')})")
-        conc = pct / 100.0 * density / molar_mass
+        load = max_load(body, sub, system)
+        if density is not None and molar_mass is not None:
+            conc = pct / 100.0 * density / molar_mass
+        elif load is not None:
+            # a reagent blend known by its maximum load: at full load every HA is bound, z * k HA
+            # (nu = z units of (HA)_k, the default stoichiometry) per metal ion of charge z
+            element, per_percent, charge = load
+            association = _association(body, sub, system)
+            conc = pct * per_percent * charge * association
+        else:
+            missing = "density" if density is None else "molar_mass"
+            raise ConfigError(v.join(sub, missing), "required with volume_percent (the extractant's "
+                                                    f"{missing.replace('_', ' ')}), or "
+                                                    "max_load_per_volume_percent (or a system that has it)")
     sapon = 0.0
     if "saponification" in body:
         sapon = v.number(body["saponification"], v.join(sub, "saponification"), minimum=0.0, maximum=1.0,
@@ -115,16 +124,64 @@ def read_extractant(mapping, key, system=None) -> dict:
     name = body.get("name", system.extractant if system is not None else None)
     if name is not None:
         name = v.text(name, v.join(sub, "name"))
-    default_assoc = 2 if (system is None or system.data.get("dimer", True)) else 1
-    association = default_assoc
+    association = _association(body, sub, system)
+    return {"extractant": conc, "saponification": sapon, "base": base, "extractant_name": name,
+            "association": association, "molar_mass": molar_mass, "density": density}
+
+
+def _association(body, sub, system) -> int:
+    """k of (HA)_k: the ``association`` key, else the system's (``dimer``), else dimer."""
     if "association" in body:
         raw = body["association"]
         if raw not in ASSOCIATION:
             raise ConfigError(v.join(sub, "association"), f"{raw!r}; expected monomer (HA) or dimer "
                                                           "((HA)2 in aliphatic diluents)")
-        association = ASSOCIATION[raw]
-    return {"extractant": conc, "saponification": sapon, "base": base, "extractant_name": name,
-            "association": association, "molar_mass": molar_mass, "density": density}
+        return ASSOCIATION[raw]
+    return 2 if (system is None or system.data.get("dimer", True)) else 1
+
+
+#: Largest maximum load per volume percent accepted [mol/m^3 of metal per vol%] (10x any reagent).
+MAX_LOAD_PER_PERCENT = 100.0
+
+
+def max_load(body, sub, system=None):
+    """(element, maximum load [mol/m^3 of metal per vol% of reagent], charge of the element) from
+    ``max_load_per_volume_percent: {Cu: 0.52 g/L}`` or the system's ``max_load``, or None."""
+    from ..elements import element as element_data
+    from .units import to_si
+
+    if "max_load_per_volume_percent" in body:
+        lkey = v.join(sub, "max_load_per_volume_percent")
+        given = v.mapping(body["max_load_per_volume_percent"], lkey)
+        if len(given) != 1:
+            raise ConfigError(lkey, f"{given!r}; expected one element and its maximum load per vol% of "
+                                    "reagent, e.g. {Cu: 0.52 g/L}")
+        (symbol, raw), = given.items()
+        ekey = v.join(lkey, str(symbol))
+        try:
+            data = element_data(symbol)
+        except (KeyError, ValueError, TypeError):
+            raise ConfigError(ekey, f"{symbol!r} is not an element symbol") from None
+        if isinstance(raw, str) and _is_mass_concentration(raw, ekey):
+            value = to_si(raw, "mass_concentration", ekey) / data.molar_mass
+        else:
+            value = v.quantity(raw, "concentration", ekey, positive=True)
+        if not 0.0 < value <= MAX_LOAD_PER_PERCENT:
+            raise ConfigError(ekey, f"{raw!r}; expected a maximum load per vol% of reagent above 0 and at "
+                                    f"most {MAX_LOAD_PER_PERCENT:g} mol/m^3 (about 6 g/L Cu)")
+        return str(symbol), value, float(data.charge)
+    entry = system.data.get("max_load") if system is not None else None
+    if not entry:
+        return None
+    data = element_data(entry["element"])
+    return entry["element"], float(entry["value"]) / data.molar_mass, float(data.charge)
+
+
+def _is_mass_concentration(raw, sub) -> bool:
+    from .units import parse_quantity, registry
+
+    q = parse_quantity(raw, sub)
+    return q.dimensionality == registry().get_dimensionality("[mass] / [length] ** 3")
 
 
 def _extractant_concentration(raw, sub, molar_mass):

@@ -354,6 +354,114 @@ def _write_dosage_correlation(model):
     return {"correlations": correlations, **chem.write_common(model)}
 
 
+# -- isotherm -----------------------------------------------------------------------------------------
+
+ISOTHERM_KEYS = frozenset({"key", "unit", "points", "points_by_section", "distribution", "ph_range",
+                           "operating_ph", "volume_percent", "max_load"})
+ISOTHERM_UNITS = {"g/L": "mass", "mol/L": "molar"}
+
+
+def _isotherm_points(raw, sub, scale):
+    """(aqueous, organic) pairs [mol/m^3]: at least 2, non-negative, aqueous strictly increasing,
+    organic non-decreasing and not all zero."""
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise ConfigError(sub, f"{raw!r}; expected at least 2 (aqueous, organic) points, e.g. "
+                               "[[0.1, 1.5], [0.5, 4.0], [2.0, 6.2]]")
+    out = []
+    for k, pair in enumerate(raw):
+        pkey = f"{sub}[{k}]"
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ConfigError(pkey, f"{pair!r}; expected an (aqueous, organic) pair [x, y]")
+        x, y = (v.number(val, f"{pkey}[{i}]", minimum=0.0, what="a concentration >= 0 in the "
+                                                                 "isotherm's unit")
+                for i, val in enumerate(pair))
+        if out and not x > out[-1][0]:
+            raise ConfigError(pkey, f"aqueous {x:g} after {out[-1][0]:g}; expected the points in strictly "
+                                    "increasing aqueous concentration")
+        if out and y < out[-1][1]:
+            raise ConfigError(pkey, f"organic {y:g} after {out[-1][1]:g}; expected an isotherm that does "
+                                    "not decrease (organic non-decreasing with the aqueous)")
+        out.append((x, y))
+    if out[-1][1] <= 0.0:
+        raise ConfigError(sub, "every organic value is zero; expected an isotherm that loads the organic")
+    return [(x * scale, y * scale) for x, y in out]
+
+
+def _read_isotherm(mapping, components, key, section_names, charges):
+    from ..elements import element
+    from ..equilibrium.isotherm import Isotherm
+
+    for name in ("key", "points"):
+        if name not in mapping:
+            raise ConfigError(v.join(key, name), "required for model isotherm: the key component and its "
+                                                 "(aqueous, organic) equilibrium points")
+    comp = mapping["key"]
+    if comp not in components:
+        raise ConfigError(v.join(key, "key"), f"{comp!r}; expected one of the components "
+                                              f"({', '.join(components)})")
+    unit = mapping.get("unit", "g/L")
+    if unit not in ISOTHERM_UNITS:
+        raise ConfigError(v.join(key, "unit"), f"{unit!r}; expected one of {', '.join(ISOTHERM_UNITS)}")
+    # g/L of the key element -> mol/m^3; mol/L -> mol/m^3
+    scale = 1.0 / element(comp).molar_mass if unit == "g/L" else 1000.0
+    points = _isotherm_points(mapping["points"], v.join(key, "points"), scale)
+    by_section = {}
+    sub = v.join(key, "points_by_section")
+    for name, raw in v.mapping(mapping.get("points_by_section") or {}, sub).items():
+        if name not in section_names:
+            raise ConfigError(v.join(sub, name), f"no section {name!r} in this cascade; sections: "
+                                                f"{', '.join(section_names)}")
+        by_section[name] = _isotherm_points(raw, v.join(sub, name), scale)
+    dist = v.component_values(mapping.get("distribution") or {}, v.join(key, "distribution"), components,
+                              read=read_d, require_all=False)
+    if comp in dist:
+        raise ConfigError(v.join(key, f"distribution.{comp}"), f"{comp} is the isotherm's key component; "
+                                                               "its equilibrium is the points")
+    ph_range = _read_ph_validity({"ph_validity": mapping["ph_range"]}, key, None) if "ph_range" in mapping \
+        else None
+    operating = None
+    if "operating_ph" in mapping:
+        operating = v.number(mapping["operating_ph"], v.join(key, "operating_ph"), minimum=-2.0,
+                             maximum=14.0, what="a pH")
+        if ph_range is not None and not ph_range[0] <= operating <= ph_range[1]:
+            raise ConfigError(v.join(key, "operating_ph"),
+                              f"{operating:g} is outside the isotherm's pH range {ph_range[0]:g}..{ph_range[1]:g} "
+                              "(ph_range): points measured at another pH do not describe this plant")
+    volume = None
+    if "volume_percent" in mapping:
+        volume = v.number(mapping["volume_percent"], v.join(key, "volume_percent"), exclusive_minimum=0.0,
+                          maximum=100.0, what="a volume percent of reagent in the organic, 0 < x <= 100")
+    max_load = None
+    if "max_load" in mapping:
+        raw = mapping["max_load"]
+        mkey = v.join(key, "max_load")
+        max_load = (v.quantity(raw, "mass_concentration", mkey, positive=True) / element(comp).molar_mass
+                    if chem._is_mass_concentration(raw, mkey) else v.quantity(raw, "concentration", mkey,
+                                                                               positive=True))
+    return Isotherm(components, comp, points, [dist.get(c, 0.0) for c in components], by_section,
+                    ph_range, operating, volume, max_load)
+
+
+def _write_isotherm(model):
+    out = {"key": model.key, "unit": "mol/L",
+           "points": [[x / 1000.0, y / 1000.0] for x, y in model.points.tolist()]}
+    others = {c: d for c, d in zip(model.components, model.base.tolist()) if c != model.key}
+    if others:
+        out["distribution"] = others
+    if model.by_section:
+        out["points_by_section"] = {k: [[x / 1000.0, y / 1000.0] for x, y in p.tolist()]
+                                    for k, p in model.by_section.items()}
+    if model.ph_range is not None:
+        out["ph_range"] = list(model.ph_range)
+    if model.operating_ph is not None:
+        out["operating_ph"] = model.operating_ph
+    if model.volume_percent is not None:
+        out["volume_percent"] = model.volume_percent
+    if model.max_load is not None:
+        out["max_load"] = si_text(model.max_load, "mol/m**3")
+    return out
+
+
 #: Model name (as in :data:`sx_model.equilibrium.REGISTRY`) -> how it is read and written.
 SPECS = {
     "constant_d": ModelSpec(frozenset({"distribution", "distribution_by_section"}),
@@ -368,6 +476,7 @@ SPECS = {
     "dosage_correlation": ModelSpec((chem.COMMON_KEYS - {"ph_slope", "extractant_order"})
                                     | {"correlations"},
                                     _read_dosage_correlation, _write_dosage_correlation),
+    "isotherm": ModelSpec(ISOTHERM_KEYS, _read_isotherm, _write_isotherm),
 }
 
 

@@ -15,6 +15,7 @@ REGISTRY = {
     "mass_action": "sx_model.equilibrium.cation_exchange:MassAction",
     "ph_correlation": "sx_model.equilibrium.cation_exchange:PhCorrelation",
     "dosage_correlation": "sx_model.equilibrium.cation_exchange:DosageCorrelation",
+    "isotherm": "sx_model.equilibrium.isotherm:Isotherm",
 }
 
 
