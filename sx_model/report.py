@@ -79,6 +79,10 @@ def steady_table(result, profile_rows: int = 12, units: str = "si") -> str:
                      f"kg/h; base {r['base_kg_per_h_as_' + r['base']]:.4g} kg/h {r['base']}; neutral salt "
                      f"{r['neutral_salt_in_raffinate_kg_per_h_as_' + r['neutral_salt']]:.4g} kg/h "
                      f"{r['neutral_salt']} in the raffinate{per}")
+    m = getattr(result, "metal_summary", None)
+    if m:
+        lines.append("")
+        lines.append(_metal_line(m))
     if result.cost is not None:
         c = result.cost
         lines.append("")
@@ -91,3 +95,20 @@ def steady_table(result, profile_rows: int = 12, units: str = "si") -> str:
         lines.append("")
         lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines)
+
+
+def _metal_line(m) -> str:
+    """One line of plant figures of a single-key (copper) cascade, in g/L of the key metal."""
+    key = m["key"]
+    parts = [f"raffinate {m['raffinate_g_per_L']:.4g}", f"loaded organic {m['loaded_organic_g_per_L']:.4g}"]
+    if "stripped_organic_g_per_L" in m:
+        parts += [f"stripped organic {m['stripped_organic_g_per_L']:.4g}",
+                  f"net transfer {m['net_transfer_g_per_L']:.4g}"]
+    text = f"{key} (g/L): " + ", ".join(parts)
+    if "net_transfer_g_per_L_per_volume_percent" in m:
+        text += f" ({m['net_transfer_g_per_L_per_volume_percent']:.4g} per vol% of reagent)"
+    if "percent_of_max_load" in m:
+        text += f"; loaded organic at {m['percent_of_max_load']:.1f} % of max load {m['max_load_g_per_L']:.4g}"
+    if m.get("recovery") is not None:
+        text += f"; recovery {100 * m['recovery']:.2f} %"
+    return text + f"; acid generated {m['acid_generated_kg_per_h_as_H2SO4']:.4g} kg/h H2SO4"

@@ -111,6 +111,10 @@ class SteadyResult:
     feed_stages : list of (str, str, int)
         (stream name, phase, 1-based stage) of every feed (the streams other than organic, scrub
         and strip).
+    metal_summary : dict or None
+        For a single-key cascade (copper SX): raffinate, loaded and stripped organic, net transfer
+        in g/L of the key metal, net transfer per vol% and percent of maximum load where known,
+        recovery and acid generated as kg/h H2SO4 (see :func:`sx_model.postprocess.metal_summary`).
     """
 
     name: str
@@ -136,6 +140,7 @@ class SteadyResult:
     molar_masses: dict = field(default_factory=dict)
     oxide_masses: dict = field(default_factory=dict)
     feed_stages: list = field(default_factory=list)
+    metal_summary: dict | None = None
 
     @property
     def stages(self) -> int:
@@ -180,6 +185,7 @@ class SteadyResult:
             "solve_time_s": float(self.solve_time_s),
             "reagents": dict(self.reagents),
             "cost": None if self.cost is None else self.cost.to_dict(),
+            **({"metal_summary": dict(self.metal_summary)} if self.metal_summary else {}),
         }
 
     def to_json(self, **kwargs) -> str:
