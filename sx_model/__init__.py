@@ -25,6 +25,7 @@ _LAZY = {
     "pareto": ("sx_model.api", "pareto"),
     "sensitivity": ("sx_model.api", "sensitivity"),
     "operating_window": ("sx_model.api", "operating_window"),
+    "batch_contact": ("sx_model.batch", "batch_contact"),
     "IllPosedCascade": ("sx_model.errors", "IllPosedCascade"),
     "SerialExecutor": ("sx_model.studies.executors", "SerialExecutor"),
     "ProcessExecutor": ("sx_model.studies.executors", "ProcessExecutor"),
