@@ -16,7 +16,7 @@ import sys
 COMMANDS = {"run": "run", "validate": "validate", "design": "design", "sweep": "sweep", "curve": "curve",
             "compare": "compare", "optimize": "optimize", "pareto": "optimize", "systems": "systems",
             "sensitivity": "sensitivity", "uncertainty": "uncertainty", "window": "window",
-            "mccabe-thiele": "mccabe_thiele"}
+            "mccabe-thiele": "mccabe_thiele", "fit": "fit"}
 
 EXAMPLES = """examples:
   sx-model run configs/prnd_p507.yaml
@@ -32,6 +32,7 @@ EXAMPLES = """examples:
   sx-model window configs/prnd_p507.yaml --target loaded_organic=0.99 --target raffinate=0.99 --plot w.png
   sx-model uncertainty configs/prnd_p507_uncertain.yaml --samples 1000 --plot mc.png
   sx-model mccabe-thiele configs/kremser_example.yaml --target raffinate=0.01g/L --plot mt.png
+  sx-model fit configs/lacepn_p507_loop.yaml configs/nd_p507_shakeout.csv --fit equilibrium.log10_k.Nd
 """
 
 
@@ -173,7 +174,24 @@ def _parser() -> argparse.ArgumentParser:
     _parallel_options(unc)
     _compare_and_systems(sub)
     _mccabe_thiele(sub)
+    _fit(sub)
     return parser
+
+
+def _fit(sub):
+    fit = _command(sub, "fit", "fit equilibrium constants to shake-out (batch) tests: estimates, standard "
+                   "errors, confidence intervals, correlations, residuals, hold-out validation",
+                   "configs/lacepn_p507_loop.yaml configs/nd_p507_shakeout.csv --fit equilibrium.log10_k.Nd",
+                   "YAML config whose components and equilibrium section give the model and starting constants",
+                   "write the residuals against pH and fitted against measured")
+    fit.add_argument("data", help="CSV of shake-out tests, one per row, units in the header (docs/config.md)")
+    fit.add_argument("--fit", action="append", required=True, metavar="PATH",
+                     help="dotted config path of a constant to fit, e.g. equilibrium.log10_k.Nd (repeat)")
+    fit.add_argument("--holdout", type=float, metavar="FRACTION",
+                     help="leave this fraction of the rows out of the fit and report how well they are predicted")
+    fit.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of the hold-out rows (default 0)")
+    fit.add_argument("--system-out", metavar="FILE",
+                     help="write the fitted constants as an extractant system entry (YAML) a config can name")
 
 
 def _mccabe_thiele(sub):
