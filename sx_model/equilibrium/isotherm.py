@@ -97,7 +97,8 @@ class Isotherm(EquilibriumModel):
         inside = x <= x_last
         xc = np.clip(x, 0.0, x_last)
         y = np.where(inside, spline(xc), y_last)
-        dy = np.where(inside, slope(xc), 0.0)
+        # PCHIP keeps monotone data monotone; the max only removes round-off below zero at flat ends
+        dy = np.where(inside, np.maximum(slope(xc), 0.0), 0.0)
         return y, dy
 
     # -- model interface -------------------------------------------------------------------------------
