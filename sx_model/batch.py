@@ -392,7 +392,7 @@ def _solve_group(model, idx, x0, y0, r, temp, h_t, h_net, sulfate, out, tol, max
         return x, w, y, norm, iterations, done
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        dist0 = model.distribution_guess(total, params)
+        dist0 = model.distribution_guess(total.mean(axis=0), params)
     x = np.where(present, total / (1.0 + r[:, None] * np.nan_to_num(dist0, posinf=1e300)), 0.0)
     x = model.admissible(x, params)
     iterations = np.zeros(n, int)
