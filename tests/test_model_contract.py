@@ -33,6 +33,15 @@ EXAMPLES = {
                                         "Pr": {"slope": 2.5, "intercept": -4.0},
                                         "Nd": {"slope": 3, "intercept": -4.5, "extractant_order": 3,
                                                "at": "1 mol/L"}}},
+    # the PrOMMiS correlation form (Ce and Nd with its negative dosage exponents b1), 30 vol% DEHPA
+    "dosage_correlation": {"model": "dosage_correlation",
+                           "extractant": {"volume_percent": 30, "molar_mass": "322.431 g/mol",
+                                          "density": "975.8 g/L", "association": "monomer"},
+                           "correlations": {"La": {"m0": 0.54, "m1": 0.0, "b0": -1.93, "b1": 0.0},
+                                            "Ce": {"m0": 0.30916, "m1": 0.04816, "b0": -1.66021, "b1": -0.38599},
+                                            "Pr": {"distribution": 0.09},
+                                            "Nd": {"m0": 0.31183, "m1": 0.03763, "b0": -1.62372,
+                                                   "b1": -0.38096}}},
     # a tabulated isotherm of La in mol/L (curved, saturating at 0.3 mol/L), constant D for the rest
     "isotherm": {"model": "isotherm", "key": "La", "unit": "mol/L",
                  "points": [[0.005, 0.05], [0.02, 0.15], [0.05, 0.22], [0.1, 0.26], [0.3, 0.29],

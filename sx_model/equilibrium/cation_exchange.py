@@ -62,6 +62,13 @@ FREE_TOL = 1e-13
 FREE_MAX_ITER = 200
 #: Smallest free extractant, as a fraction of the total [-] (see _free_extractant).
 FREE_FLOOR = 1e-200
+#: A negative extractant order (a correlation whose D rises as the free extractant falls) is held at
+#: the free extractant of this fraction of the total [-]: below it the law would let the organic take
+#: up metal without bound, far outside the data behind any correlation.
+NEGATIVE_ORDER_FLOOR = 1e-3
+#: Grid points in ln f (from the total down to NEGATIVE_ORDER_FLOOR of it) that bracket the free
+#: extractant where the balance need not be monotone [-].
+BRACKET_POINTS = 29
 
 
 class CationExchange(EquilibriumModel):
@@ -229,56 +236,96 @@ class CationExchange(EquilibriumModel):
         return c0, q
 
     def _free_extractant(self, x, c0, q, params):
-        """Free (HA)_k per stage, f + sum nu_i x_i D_i(f) = c (see module docstring), by Newton in
-        ln f, safeguarded by bisection inside a bracket that keeps the largest root."""
+        """Free (HA)_k per stage, f + sum nu_i x_i D_i(f) = c (see module docstring), by Newton in ln f.
+
+        With only positive orders and no dosage term the balance is increasing in ln f and Newton
+        descends monotonically from an upper bound of the root. Otherwise (a negative order, or a
+        dosage term) the balance may dip and rise again as f falls, so the largest root, the one reached
+        from an unloaded organic, is bracketed first on a grid of ln f below the total, then found by
+        Newton steps kept inside the bracket (bisection where a step leaves it)."""
         nu, order, slope, total = params["nu"], params["n"], params["m"], params["dimer"]
         weight = x * np.exp(c0) * nu                                   # (N, C)
         ln_total = np.log(total)
         floor = ln_total + np.log(FREE_FLOOR)
+        mk = slope * params["kappa"]
         dosage = bool(np.any(slope)) or bool(np.any(order < 0))
-        s = ln_total.copy()
+
+        def balance(s):
+            f = np.exp(s)
+            with np.errstate(over="ignore", invalid="ignore"):
+                expo, gain = self._order_terms(s, order, ln_total)
+                if dosage:
+                    fq = np.outer(f * q, mk)
+                    expo, gain = expo + fq, gain + fq
+                terms = weight * np.exp(expo)                           # nu_i y_i
+                return f + terms.sum(axis=1) - total, f + (terms * gain).sum(axis=1)
+
         if not dosage:
-            # an upper bound of the root (then Newton on the convex ln f problem descends monotonically):
-            # f <= total, and f <= (total / sum of the weights of one order n)^(1/n)
+            # an upper bound of the root: f <= total, and f <= (total / sum of the weights of one order
+            # n)^(1/n); metals of order 0 can load the organic beyond capacity, and the free extractant
+            # is then held at a floor (the loading guard reports it)
+            s = ln_total.copy()
             with np.errstate(divide="ignore"):
                 for n_value in np.unique(order[order > 0]):
                     group = weight[:, order == n_value].sum(axis=1)
                     s = np.minimum(s, (ln_total - np.log(group)) / n_value)
-        # Metals whose D does not depend on the free extractant (order 0) can load the organic beyond
-        # capacity; the free extractant is then held at a floor (the loading guard reports it).
-        s = np.maximum(s, floor)
-        lo, hi = floor.copy(), ln_total.copy()
-        lo_known = np.zeros(s.shape, dtype=bool)
-        mk = slope * params["kappa"]
-        for _ in range(FREE_MAX_ITER):
-            f = np.exp(s)
-            with np.errstate(over="ignore", invalid="ignore"):
-                expo = np.outer(s, order)
-                if dosage:
-                    expo = expo + np.outer(f * q, mk)
-                terms = weight * np.exp(expo)                           # nu_i y_i
-                phi = f + terms.sum(axis=1) - total
-                gain = order[None, :] + (np.outer(f * q, mk) if dosage else 0.0)
-                dphi = f + (terms * gain).sum(axis=1)
-            if dosage:
-                # a negative order makes phi grow again as f -> 0: the bracket's lower end is only
-                # known once an iterate has phi <= 0 (until then a bad step moves down by a factor e)
-                hi = np.where(phi > 0, s, hi)
-                lo_known |= phi <= 0
-                lo = np.where(phi <= 0, s, lo)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    delta = phi / dphi
-                new = s - delta
-                bad = ~np.isfinite(new) | (dphi <= 0) | (new < lo) | (new > hi)
-                bad &= ~(np.abs(delta) < FREE_TOL)
-                new = np.where(bad, np.where(lo_known, 0.5 * (lo + hi), hi - 1.0), new)
-            else:
+            s = np.maximum(s, floor)
+            for _ in range(FREE_MAX_ITER):
+                phi, dphi = balance(s)
                 new = np.maximum(s - phi / dphi, floor)
+                step = np.abs(new - s)
+                s = new
+                if np.all(step < FREE_TOL) or not np.all(np.isfinite(step)):
+                    break        # converged, or an overflowing trial point (rejected by the caller)
+            return np.exp(s)
+        # bracket the largest root: the first grid point below the total where the balance is <= 0
+        grid = ln_total[:, None] + np.linspace(0.0, math.log(NEGATIVE_ORDER_FLOOR), BRACKET_POINTS)[None, :]
+        hi, lo = ln_total.copy(), floor.copy()
+        found = np.zeros(ln_total.shape, dtype=bool)
+        for k in range(BRACKET_POINTS):
+            phi, _ = balance(grid[:, k])
+            newly = ~found & (phi <= 0)
+            lo = np.where(newly, grid[:, k], lo)
+            found |= newly
+            hi = np.where(~found, grid[:, k], hi)
+            if np.all(found):
+                break
+        # below the grid the negative orders are held constant and the balance rises with f; where it
+        # is still positive at the floor the organic is overloaded (held at the floor, as above)
+        phi_floor, _ = balance(lo)
+        s = np.where(found | (phi_floor <= 0), 0.5 * (lo + hi), floor)
+        done = ~found & (phi_floor > 0)
+        for _ in range(FREE_MAX_ITER):
+            phi, dphi = balance(s)
+            hi = np.where(phi > 0, s, hi)
+            lo = np.where(phi <= 0, s, lo)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                delta = phi / dphi
+            new = s - delta
+            bad = ~np.isfinite(new) | (new < lo) | (new > hi)
+            new = np.where(bad, 0.5 * (lo + hi), new)
+            new = np.where(done, floor, new)
             step = np.abs(new - s)
             s = new
-            if np.all(step < FREE_TOL) or not np.all(np.isfinite(step)):
-                break            # converged, or an overflowing trial point (rejected by the caller)
+            if np.all((step < FREE_TOL) | done) or np.all((hi - lo < FREE_TOL) | done):
+                break
         return np.exp(s)
+
+    @staticmethod
+    def _order_terms(s, order, ln_total):
+        """n_i ln f (N, C) and its derivative in ln f, with negative orders held below
+        NEGATIVE_ORDER_FLOOR of the total (see there)."""
+        expo = np.outer(s, order)
+        gain = np.broadcast_to(order[None, :], expo.shape)
+        negative = order < 0
+        if np.any(negative):
+            held = s < ln_total + math.log(NEGATIVE_ORDER_FLOOR)
+            if np.any(held):
+                floor = ln_total + math.log(NEGATIVE_ORDER_FLOOR)
+                clamp = held[:, None] & negative[None, :]
+                expo = np.where(clamp, np.outer(floor, order), expo)
+                gain = np.where(clamp, 0.0, gain)
+        return expo, gain
 
     def equilibrium(self, x, params):
         """y and dy/dx with [H+] eliminated through the proton balance (used for starting points;
@@ -295,8 +342,9 @@ class CationExchange(EquilibriumModel):
         if np.any(order) or np.any(mk):
             f = self._free_extractant(x, c0, q, params)
             fq = f * q
-            ln_dist = c0 + np.outer(np.log(f), order) + np.outer(fq, mk)
-            gain = order[None, :] + np.outer(fq, mk)                    # d ln D / d ln f
+            expo, gain = self._order_terms(np.log(f), order, np.log(params["dimer"]))
+            ln_dist = c0 + expo + np.outer(fq, mk)
+            gain = gain + np.outer(fq, mk)                              # d ln D / d ln f
             slope_h = -(params["a"][None, :] + np.outer(f, mk))          # d ln D / d ln h
         else:   # no extractant dependence: f only reported, kept positive for the (zero) terms below
             ln_dist = c0
@@ -309,6 +357,11 @@ class CationExchange(EquilibriumModel):
         dphi_ds = f + (nuy * gain).sum(axis=1)                          # d phi / d ln f
         ds_dx = -(nu[None, :] * dist) / dphi_ds[:, None]                 # (N, C)
         ds_dlnh = -(nuy * slope_h).sum(axis=1) / dphi_ds                 # (N,)
+        # an overloaded organic (no root: free extractant held at the floor) does not move with x or h
+        held = f <= FREE_FLOOR * params["dimer"] * (1.0 + 1e-9)
+        if np.any(held):
+            ds_dx[held] = 0.0
+            ds_dlnh = np.where(held, 0.0, ds_dlnh)
         yg = y * gain
         dydx = yg[:, :, None] * ds_dx[:, None, :]
         idx = np.arange(x.shape[1])
