@@ -30,25 +30,48 @@ def design(config, targets, *, name=None, executor=None, robust=None):
             from .errors import ConfigError
 
             raise ConfigError("robust", "robust design covers Targets on separation_factor cascades")
-        pairs = {k: (v if isinstance(v, tuple) else (v, None)) for k, v in targets.items()}
-        return design_by_simulation(cascade, pairs, executor=executor)
+        return design_by_simulation(cascade, _pairs(targets), executor=executor)
     from .studies import design as run
 
     return run(cascade, targets, name=name, executor=executor, robust=robust)
 
 
+def _pairs(targets):
+    return {k: (v if isinstance(v, tuple) else (v, None)) for k, v in targets.items()}
+
+
 def curve(config, targets, totals, *, executor=None):
-    """:func:`sx_model.studies.curve` on a Cascade, a config path or a mapping."""
+    """Best purities against total stage count on a Cascade, a config path or a mapping: with
+    :class:`~sx_model.studies.problem.Targets`, :func:`sx_model.studies.curve` (separation factors);
+    with a mapping product -> purity or (purity, recovery), any model
+    (:func:`sx_model.studies.general.curve_by_simulation`)."""
+    cascade = _cascade(config)
+    if isinstance(targets, Mapping):
+        from .studies.general import curve_by_simulation
+
+        return curve_by_simulation(cascade, _pairs(targets), totals, executor=executor)
     from .studies import curve as run
 
-    return run(_cascade(config), targets, totals, executor=executor)
+    return run(cascade, targets, totals, executor=executor)
 
 
 def optimize(config, targets, *, max_stages=None, executor=None, robust=None):
-    """:func:`sx_model.studies.optimize` on a Cascade, a config path or a mapping."""
+    """Cheapest design on a Cascade, a config path or a mapping: with
+    :class:`~sx_model.studies.problem.Targets`, :func:`sx_model.studies.optimize` (separation factors,
+    optionally robust); with a mapping product -> purity or (purity, recovery), any model
+    (:func:`sx_model.studies.general.optimize_by_simulation`: designs by simulation over organic flows)."""
+    cascade = _cascade(config)
+    if isinstance(targets, Mapping):
+        from .studies.general import optimize_by_simulation
+
+        if robust:
+            from .errors import ConfigError
+
+            raise ConfigError("robust", "robust optimisation covers Targets on separation_factor cascades")
+        return optimize_by_simulation(cascade, _pairs(targets), max_stages=max_stages, executor=executor)
     from .studies import optimize as run
 
-    return run(_cascade(config), targets, max_stages=max_stages, executor=executor, robust=robust)
+    return run(cascade, targets, max_stages=max_stages, executor=executor, robust=robust)
 
 
 def pareto(config, targets, *, max_stages=None, executor=None, robust=None):

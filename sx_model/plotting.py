@@ -801,3 +801,27 @@ def window_plot(window, path=None):
     ax.set_yticks(range(len(window.windows)), [w.path for w in window.windows], fontsize=8)
     return _finish(fig, [(ax, "change from the nominal value where every target holds [%]", None,
                           f"{window.name}: operating window")], path, legend=False)
+
+
+def plot_general_pareto(result, path=None):
+    """Cost per kg of keyed oxide against total stage count for designs by simulation at several organic
+    flows: every design that meets the targets, the Pareto front joined, the cheapest marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    good = [c for c in result.candidates if c.met]
+    ax.plot([c.total for c in good], [c.usd_per_kg for c in good], "o", color="0.65", ms=5,
+            label="designs that meet the targets (labels: organic flow x config)")
+    front = sorted(result.front, key=lambda c: c.total)
+    ax.plot([c.total for c in front], [c.usd_per_kg for c in front], "o-", color="tab:blue", ms=5,
+            label="Pareto front")
+    for c in good:
+        ax.annotate(f"x {c.multiple:g}", (c.total, c.usd_per_kg), xytext=(5, 4), textcoords="offset points",
+                    fontsize=7, color="0.3")
+    best = result.best
+    ax.plot([best.total], [best.usd_per_kg], "*", ms=15, color="tab:red",
+            label=f"cheapest: {best.total} stages, organic x {best.multiple:g}, {best.usd_per_kg:.3f} USD/kg")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _finish(fig, [(ax, "total stages (extraction + scrub) [-]", "cost [USD/kg oxide product]",
+                          f"{result.name} ({result.model} model)")], path)

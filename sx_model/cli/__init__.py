@@ -36,7 +36,8 @@ EXAMPLES = """examples:
 """
 
 
-TWO_PRODUCTS = "YAML config (separation_factor model, two products)"
+TWO_PRODUCTS = ("YAML config with two keyed products (separation_factor: shortcut theory checked by "
+                "simulation; other models: by simulation)")
 TARGET_HELP = ("PRODUCT=purity[,recovery], e.g. loaded_organic=0.999,0.99 (repeat per product; "
                "a product without a target gets purity 0.99)")
 
@@ -137,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
                        "write cost per kg against total stages with the chosen design marked")
         _targets_option(opt, max_stages=True)
         _robust_option(opt)
+        _parallel_options(opt)
         if name == "optimize":
             opt.add_argument("--write", metavar="FILE", help="write the cheapest design as a YAML config")
     sen = _command(sub, "sensitivity", "derivatives of product purity, recovery and cost with respect to the "

@@ -17,8 +17,20 @@ def main(args) -> int:
     if args.max_stages is not None and not 2 <= args.max_stages <= most:
         raise ConfigError("--max-stages", f"{args.max_stages}; expected a whole number from 2 to {most}")
     cascade = output.load(args.config)
-    result = optimize(cascade, output.targets(args, cascade), max_stages=args.max_stages,
-                      robust=output.robust(args))
+    if cascade.model.name != "separation_factor":
+        # no shortcut theory for this model: designs by simulation at several organic flows, costed
+        from ..studies.general import FLOW_MULTIPLES, optimize_by_simulation
+        from .sweep import executor
+
+        if output.robust(args):
+            raise ConfigError("--robust", "robust optimisation covers separation_factor cascades; for this "
+                                          "model use sx-model window on the design to see its margins")
+        with executor(args, 60 * len(FLOW_MULTIPLES), warm=False) as pool:
+            result = optimize_by_simulation(cascade, output.target_pairs(args, cascade),
+                                            max_stages=args.max_stages, executor=pool)
+    else:
+        result = optimize(cascade, output.targets(args, cascade), max_stages=args.max_stages,
+                          robust=output.robust(args))
     files = {f"{name}.json": output.dumps(result.to_dict()), f"{name}.csv": result.to_csv()}
     extra = {}
     if getattr(args, "write", None):

@@ -103,77 +103,108 @@ class GeneralDesignResult:
         return "\n".join(lines)
 
 
+class AcidSearch:
+    """Full solves of a cascade at chosen stage counts and one continuous input (default the scrub
+    acid), remembered, with the input set for the largest worst margin to the targets."""
+
+    def __init__(self, cascade, targets, adjust=None, executor=None):
+        from .sensitivity import continuous_inputs
+
+        check_targets(cascade, targets)
+        sections = {s.name: s.stages for s in cascade.circuit.sections}
+        if "extraction" not in sections or "scrub" not in sections:
+            raise ConfigError("sections", "design by simulation adjusts an extraction and a scrub section; "
+                                          f"this cascade has {', '.join(sections)}")
+        inlets = {i.name: i for i in cascade.circuit.inlets}
+        if adjust is None:
+            adjust = ("streams.scrub.acid" if "scrub" in inlets and inlets["scrub"].acid > 0
+                      else "streams.organic.flow")
+        _, [(nominal, unit)], [apply] = continuous_inputs(cascade, [adjust])
+        if nominal <= 0:
+            raise ConfigError(adjust, f"{nominal:g} {unit}: design by simulation scales this input; expected "
+                                      "a value above zero to start from")
+        self.cascade, self.targets, self.adjust = cascade, targets, adjust
+        self.nominal, self.unit, self._apply = nominal, unit, apply
+        self.sections = sections
+        self.executor = executor or SerialExecutor()
+        self.solves = 0
+        self.memo = {}
+
+    def apply(self, stages, value):
+        """The cascade at ``stages`` with the adjusted input at ``value`` [SI]."""
+        return self._apply(self.cascade.replace(stages=stages),
+                           f"{value!r} {self.unit}" if self.unit else value)
+
+    def evaluate(self, stages, value):
+        """(worst margin, result or None) at ``stages`` and ``value`` (-inf where it fails)."""
+        key = (tuple(sorted(stages.items())), round(value, 12))
+        if key in self.memo:
+            return self.memo[key]
+        self.solves += 1
+        try:
+            edited = self.apply(stages, value)
+        except ConfigError:
+            self.memo[key] = (-math.inf, None)
+            return self.memo[key]
+        outcome = self.executor.solve(edited)
+        self.memo[key] = ((-math.inf, None) if isinstance(outcome, SxModelError)
+                          else (margin(outcome, self.targets), outcome))
+        return self.memo[key]
+
+    def best_setting(self, stages, centre, factors=WIDE, enough=None):
+        """(value, worst margin, result) with the input set for the largest worst margin: a scan of
+        ``factors`` x ``centre``, then golden-section search around the best point. With ``enough``,
+        the search stops at the first value whose worst margin reaches it (a feasibility check)."""
+        grid = [centre * f for f in sorted(factors, key=lambda f: abs(f - 1.0))]
+        scores = []
+        for v in grid:
+            scores.append(self.evaluate(stages, v)[0])
+            if enough is not None and scores[-1] >= enough:
+                return v, scores[-1], self.evaluate(stages, v)[1]
+        order = sorted(range(len(grid)), key=lambda i: grid[i])
+        grid, scores = [grid[i] for i in order], [scores[i] for i in order]
+        k = max(range(len(grid)), key=lambda i: scores[i])
+        lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+        ratio = (math.sqrt(5) - 1) / 2
+        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        fa, fb = self.evaluate(stages, a)[0], self.evaluate(stages, b)[0]
+        for _ in range(GOLDEN_STEPS):
+            if enough is not None and max(fa, fb) >= enough:
+                break
+            if fa >= fb:
+                hi, b, fb = b, a, fa
+                a = hi - ratio * (hi - lo)
+                fa = self.evaluate(stages, a)[0]
+            else:
+                lo, a, fa = a, b, fb
+                b = lo + ratio * (hi - lo)
+                fb = self.evaluate(stages, b)[0]
+        candidates = [(scores[k], grid[k]), (fa, a), (fb, b)]
+        score, value = max(candidates)
+        return value, score, self.evaluate(stages, value)[1]
+
+
 def design_by_simulation(cascade, targets: dict, *, adjust: str | None = None, executor=None,
                          max_stages: int | None = None) -> GeneralDesignResult:
     """Stage counts (extraction and scrub) and ``adjust`` (default: the scrub acid) that meet
     ``targets`` (product -> (purity, recovery or None)) for any model; see the module docstring.
 
     Raises InfeasibleDesign when the targets stay out of reach (stage limit or rounds)."""
-    from .sensitivity import continuous_inputs
-
     start = time.perf_counter()
-    check_targets(cascade, targets)
-    sections = {s.name: s.stages for s in cascade.circuit.sections}
-    if "extraction" not in sections or "scrub" not in sections:
-        raise ConfigError("sections", "design by simulation adjusts an extraction and a scrub section; "
-                                      f"this cascade has {', '.join(sections)}")
-    inlets = {i.name: i for i in cascade.circuit.inlets}
-    if adjust is None:
-        adjust = "streams.scrub.acid" if "scrub" in inlets and inlets["scrub"].acid > 0 else "streams.organic.flow"
-    _, [(nominal, unit)], [apply] = continuous_inputs(cascade, [adjust])
-    if nominal <= 0:
-        raise ConfigError(adjust, f"{nominal:g} {unit}: design by simulation scales this input; expected a "
-                                  "value above zero to start from")
+    search = AcidSearch(cascade, targets, adjust, executor)
+    sections, adjust, unit = search.sections, search.adjust, search.unit
     most = min(MAX_SECTION_STAGES, max_stages or MAX_SECTION_STAGES)
     # which section purifies which product
     grows = {}
     for outlet in cascade.circuit.outlets:
         if outlet.name in targets:
             grows[outlet.name] = "extraction" if outlet.phase == AQUEOUS and outlet.stage == 0 else "scrub"
-    executor = executor or SerialExecutor()
-    solves = [0]
     history = []
-    memo = {}
-
-    def evaluate(stages, value):
-        key = (tuple(sorted(stages.items())), round(value, 12))
-        if key in memo:
-            return memo[key]
-        solves[0] += 1
-        try:
-            edited = apply(cascade.replace(stages=stages), f"{value!r} {unit}" if unit else value)
-        except ConfigError:
-            memo[key] = (-math.inf, None)
-            return memo[key]
-        outcome = executor.solve(edited)
-        memo[key] = (-math.inf, None) if isinstance(outcome, SxModelError) else (margin(outcome, targets), outcome)
-        return memo[key]
-
-    def best_setting(stages, centre, factors=WIDE):
-        grid = [centre * f for f in factors]
-        scores = [evaluate(stages, v)[0] for v in grid]
-        k = max(range(len(grid)), key=lambda i: scores[i])
-        lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
-        ratio = (math.sqrt(5) - 1) / 2
-        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-        fa, fb = evaluate(stages, a)[0], evaluate(stages, b)[0]
-        for _ in range(GOLDEN_STEPS):
-            if fa >= fb:
-                hi, b, fb = b, a, fa
-                a = hi - ratio * (hi - lo)
-                fa = evaluate(stages, a)[0]
-            else:
-                lo, a, fa = a, b, fb
-                b = lo + ratio * (hi - lo)
-                fb = evaluate(stages, b)[0]
-        candidates = [(scores[k], grid[k]), (fa, a), (fb, b)]
-        score, value = max(candidates)
-        return value, score, evaluate(stages, value)[1]
-
+    best_setting = search.best_setting
     stages = {"extraction": sections["extraction"], "scrub": sections["scrub"]}
-    value = nominal
+    value = search.nominal
     for round_ in range(MAX_ROUNDS):
-        value, score, result = best_setting(stages, value, WIDE if round_ == 0 else NARROW)
+        value, score, result = best_setting(stages, value, WIDE if round_ == 0 else NARROW, enough=0.0)
         history.append({**{f"{k}_stages": v for k, v in stages.items()}, "value": value, "worst_margin": score})
         if result is not None and score >= 0:
             break
@@ -194,14 +225,20 @@ def design_by_simulation(cascade, targets: dict, *, adjust: str | None = None, e
         while good - bad > 1:
             mid = (good + bad) // 2
             trial = dict(stages, **{section: mid})
-            t_value, t_score, t_result = best_setting(trial, value, NARROW)
+            t_value, t_score, t_result = best_setting(trial, value, NARROW, enough=0.0)
             history.append({**{f"{k}_stages": v for k, v in trial.items()}, "value": t_value,
                             "worst_margin": t_score})
             if t_result is not None and t_score >= 0:
                 good, stages, value, score, result = mid, trial, t_value, t_score, t_result
             else:
                 bad = mid
-    final = apply(cascade.replace(stages=stages), f"{value!r} {unit}" if unit else value)
+    # the input at the final stage counts set for the largest worst margin (the bisection only asked
+    # whether some setting meets the targets)
+    f_value, f_score, f_result = best_setting(stages, value, NARROW)
+    if f_result is not None and f_score >= score:
+        value, score, result = f_value, f_score, f_result
+    history.append({**{f"{k}_stages": v for k, v in stages.items()}, "value": value, "worst_margin": score})
+    final = search.apply(stages, value)
     from .design import cliff_report
 
     window = cliff_report(final, {k: {"purity": p, "recovery": r} for k, (p, r) in targets.items()}) \
@@ -212,4 +249,306 @@ def design_by_simulation(cascade, targets: dict, *, adjust: str | None = None, e
         value=value, worst_margin=score,
         products={k: {"purity": p.purity, "recovery": p.recovery} for k, p in result.products.items() if p.key},
         converged=bool(result.converged), mass_balance_error=float(result.mass_balance_error),
-        solves=solves[0], elapsed_s=time.perf_counter() - start, cascade=final, history=history, window=window)
+        solves=search.solves, elapsed_s=time.perf_counter() - start, cascade=final, history=history,
+        window=window)
+
+
+# -- cost-optimal designs and curves for any model ---------------------------------------------------
+
+#: Organic flows tried by :func:`optimize_by_simulation`, as multiples of the config's [-].
+FLOW_MULTIPLES = (0.85, 1.0, 1.15, 1.3, 1.5)
+#: Where the cheapest design is at an end of the grid, the grid is extended past it by this factor,
+#: at most this many times.
+EXTEND_FACTOR = 0.85
+GRID_EXTENSIONS = 4
+
+
+@dataclass
+class GeneralCandidate:
+    """One design by simulation at one organic flow, costed."""
+
+    multiple: float
+    organic_flow: float          # [m^3/s]
+    met: bool
+    stages: dict
+    value: float                 # the adjusted input [SI]
+    usd_per_kg: float
+    usd_per_year: float
+    purities: dict
+    recoveries: dict
+    solves: int
+    note: str = ""
+
+    @property
+    def total(self) -> int:
+        return sum(self.stages.values())
+
+    def to_dict(self):
+        return {"organic_flow_multiple": self.multiple, "organic_flow_m3_per_s": self.organic_flow,
+                "met": self.met, "stages": self.stages, "total_stages": self.total,
+                "adjusted_input": self.value, "usd_per_kg": self.usd_per_kg,
+                "usd_per_year": self.usd_per_year, "purity": self.purities, "recovery": self.recoveries,
+                "solves": self.solves, "note": self.note}
+
+
+@dataclass
+class GeneralOptimizeResult:
+    """The cheapest design by simulation over a grid of organic flows, and the Pareto front."""
+
+    name: str
+    model: str
+    targets: dict
+    adjust: str
+    unit: str
+    best: GeneralCandidate
+    candidates: list
+    front: list
+    cascade: object
+    solves: int
+    elapsed_s: float
+    converged: bool
+    mass_balance_error: float
+    at_grid_end: bool = False     # the cheapest design is at an end of the (extended) flow grid
+
+    @property
+    def config(self) -> dict:
+        return self.cascade.to_config()
+
+    def to_dict(self):
+        return {"name": self.name, "model": self.model, "adjusted_input": self.adjust, "unit": self.unit,
+                "cheapest_at_grid_end": self.at_grid_end,
+                "targets": {k: {"purity": p, "recovery": r} for k, (p, r) in self.targets.items()},
+                "best": self.best.to_dict(), "candidates": [c.to_dict() for c in self.candidates],
+                "pareto_front": [c.to_dict() for c in self.front], "solves": self.solves,
+                "elapsed_s": self.elapsed_s, "converged": self.converged,
+                "mass_balance_error": self.mass_balance_error}
+
+    def to_csv(self):
+        from ..results import tidy_csv
+
+        rows = []
+        for c in self.candidates:
+            row = {"organic_flow_multiple": c.multiple, "organic_flow_m3_per_s": c.organic_flow, "met": c.met,
+                   **{f"{k}_stages": v for k, v in c.stages.items()}, "total_stages": c.total,
+                   "adjusted_input": c.value, "usd_per_kg": c.usd_per_kg, "on_front": c in self.front}
+            row.update({f"{k}_purity": v for k, v in c.purities.items()})
+            rows.append(row)
+        return tidy_csv(rows)
+
+    def table(self):
+        b = self.best
+        lines = [f"{self.name}: cheapest design by simulation ({self.model} model), organic flow x "
+                 f"{', '.join(f'{c.multiple:g}' for c in self.candidates)} of the config's; "
+                 f"{self.solves} cascade solves, {self.elapsed_s:.1f} s; converged {self.converged}, mass "
+                 f"balance closed to {self.mass_balance_error:.1e}",
+                 f"cheapest: organic flow x {b.multiple:g} ({b.organic_flow * 60000:.4g} L/min), "
+                 + ", ".join(f"{k} {v}" for k, v in b.stages.items())
+                 + f" stages, {self.adjust} = {b.value:.6g} {self.unit}: {b.usd_per_kg:.4f} USD/kg"
+                 + (" (at the end of the flow grid: a cheaper design may lie beyond it)"
+                    if self.at_grid_end else ""),
+                 f"{'flow x':>7} {'stages':>7} {'USD/kg':>9}  purities"]
+        for c in self.candidates:
+            mark = " *" if c is b else ("  (front)" if c in self.front else "")
+            if c.met:
+                lines.append(f"{c.multiple:>7g} {c.total:>7} {c.usd_per_kg:>9.4f}  "
+                             + ", ".join(f"{k} {v:.5f}" for k, v in c.purities.items()) + mark)
+            else:
+                lines.append(f"{c.multiple:>7g} {'-':>7} {'-':>9}  not met: {c.note}")
+        return "\n".join(lines)
+
+    def to_yaml(self):
+        from ..config import dump_yaml
+
+        return dump_yaml(self.cascade, f"Cheapest design found by sx-model optimize (simulation, {self.model} "
+                                       f"model): {self.best.usd_per_kg:.4f} USD/kg")
+
+    def plot(self, path=None):
+        from ..plotting import plot_general_pareto
+
+        return plot_general_pareto(self, path=path)
+
+
+def _design_point(cascade, targets, max_stages, multiple):
+    """One grid point of :func:`optimize_by_simulation` (module level: runs in worker processes)."""
+    from ..errors import ConvergenceError
+    from .sensitivity import continuous_inputs
+
+    _, [(flow, unit)], [apply] = continuous_inputs(cascade, ["streams.organic.flow"])
+    edited = apply(cascade, f"{flow * multiple!r} {unit}")
+    try:
+        design = design_by_simulation(edited, targets, max_stages=max_stages)
+    except (InfeasibleDesign, ConfigError) as exc:
+        return GeneralCandidate(multiple, flow * multiple, False, {}, math.nan, math.inf, math.inf, {}, {}, 0,
+                                note=str(exc)), None
+    try:
+        result = SerialExecutor().solve(design.cascade)
+        if isinstance(result, SxModelError):
+            raise result
+    except ConvergenceError as exc:
+        return GeneralCandidate(multiple, flow * multiple, False, design.stages, design.value, math.inf,
+                                math.inf, {}, {}, design.solves, note=f"design does not solve again: {exc}"), None
+    keyed = {k: p for k, p in result.products.items() if p.key}
+    met = meets(result, targets)
+    return GeneralCandidate(multiple, flow * multiple, met, design.stages, design.value,
+                            result.cost.per_kg_product if met else math.inf,
+                            result.cost.total_per_year if met else math.inf,
+                            {k: p.purity for k, p in keyed.items()}, {k: p.recovery for k, p in keyed.items()},
+                            design.solves + 1, note="" if met else "targets missed on re-solve"), \
+        (design.cascade, result)
+
+
+def optimize_by_simulation(cascade, targets: dict, *, multiples=FLOW_MULTIPLES, executor=None,
+                           max_stages: int | None = None,
+                           extensions: int = GRID_EXTENSIONS) -> GeneralOptimizeResult:
+    """Cheapest design of any model (stage counts, organic flow, scrub acid) meeting ``targets``.
+
+    For each organic flow on a grid (``multiples`` of the config's), :func:`design_by_simulation` finds
+    the fewest extraction and scrub stages and the scrub acid that meet the targets; each design is
+    solved again and costed (the config's ``cost`` section, else the defaults of
+    :mod:`sx_model.cost`). More organic (and the acid and base that go with it) buys fewer stages: the
+    grid traces that trade-off (the Pareto front of cost against stage count) and the cheapest point is
+    returned; where it lies at an end of the grid, the grid is extended past that end (by a factor
+    0.85, up to 4 times) while designs get cheaper. Grid points are independent designs and run in
+    parallel through ``executor.run``.
+    Raises InfeasibleDesign when no grid point meets the targets."""
+    from ..cost import default_parameters
+
+    start = time.perf_counter()
+    AcidSearch(cascade, targets)                       # the same checks as a design, before any work
+    if cascade.cost_parameters is None:
+        cascade = cascade.replace(cost_parameters=default_parameters())
+    executor = executor or SerialExecutor()
+    multiples = sorted(float(m) for m in multiples)
+    points = executor.run(_design_point, [(cascade, targets, max_stages, m) for m in multiples])
+    # the cheapest at an end of the grid: extend the grid past that end while it gets cheaper
+    for _ in range(extensions):
+        good = [c for c, _ in points if c.met]
+        if not good:
+            break
+        best = min(good, key=lambda c: c.usd_per_kg)
+        ends = [points[0][0], points[-1][0]]
+        if best is ends[0]:
+            new = best.multiple * EXTEND_FACTOR
+            points = executor.run(_design_point, [(cascade, targets, max_stages, new)]) + points
+        elif best is ends[1]:
+            new = best.multiple / EXTEND_FACTOR
+            points = points + executor.run(_design_point, [(cascade, targets, max_stages, new)])
+        else:
+            break
+    candidates = [c for c, _ in points]
+    good = [(c, found) for c, found in points if c.met and found is not None]
+    if not good:
+        raise InfeasibleDesign("no organic flow on the grid (x " + ", ".join(f"{m:g}" for m in multiples)
+                               + ") gives a design that meets the targets: "
+                               + "; ".join(f"x {c.multiple:g}: {c.note}" for c in candidates))
+    best, (best_cascade, best_result) = min(good, key=lambda item: item[0].usd_per_kg)
+    at_end = best is candidates[0] or best is candidates[-1]
+    front = []
+    for c in sorted((c for c, _ in good), key=lambda c: (c.total, c.usd_per_kg)):
+        if not front or c.usd_per_kg < front[-1].usd_per_kg:
+            front.append(c)
+    search = AcidSearch(cascade, targets)
+    return GeneralOptimizeResult(
+        name=cascade.name, model=cascade.model.name, targets=dict(targets), adjust=search.adjust,
+        unit=search.unit, best=best, candidates=candidates, front=front, cascade=best_cascade,
+        solves=sum(c.solves for c in candidates), elapsed_s=time.perf_counter() - start,
+        converged=bool(best_result.converged), mass_balance_error=float(best_result.mass_balance_error),
+        at_grid_end=at_end)
+
+
+@dataclass
+class GeneralCurveResult:
+    """Purity and recovery of each product against total stage count, the split kept in the config's
+    proportion and the adjusted input (scrub acid) set for the largest worst margin at each count."""
+
+    name: str
+    model: str
+    adjust: str
+    unit: str
+    total_stages: list
+    extraction_stages: list
+    scrub_stages: list
+    values: list
+    purities: dict
+    recoveries: dict
+    meets: list
+    worst_margins: list
+    targets: dict
+    solves: int
+    elapsed_s: float
+
+    def to_dict(self):
+        return {"name": self.name, "model": self.model, "adjusted_input": self.adjust, "unit": self.unit,
+                "total_stages": self.total_stages, "extraction_stages": self.extraction_stages,
+                "scrub_stages": self.scrub_stages, "adjusted_values": self.values, "purity": self.purities,
+                "recovery": self.recoveries, "meets_targets": self.meets, "worst_margin": self.worst_margins,
+                "targets": self.targets, "solves": self.solves, "elapsed_s": self.elapsed_s}
+
+    def to_csv(self):
+        from ..results import tidy_csv
+
+        rows = []
+        for i, total in enumerate(self.total_stages):
+            row = {"total_stages": total, "extraction_stages": self.extraction_stages[i],
+                   "scrub_stages": self.scrub_stages[i], "adjusted_input": self.values[i],
+                   "meets_targets": self.meets[i], "worst_margin": self.worst_margins[i]}
+            for k in self.purities:
+                row[f"{k}_purity"], row[f"{k}_recovery"] = self.purities[k][i], self.recoveries[k][i]
+            rows.append(row)
+        return tidy_csv(rows)
+
+    def table(self):
+        names = list(self.purities)
+        lines = [f"{self.name}: purity against total stage count ({self.model} model; split in the config's "
+                 f"proportion, {self.adjust} set for the largest worst margin at each count; {self.solves} "
+                 f"solves, {self.elapsed_s:.1f} s)",
+                 f"{'N':>5} {'n':>5} {'m':>5} {self.unit or '-':>12} " + " ".join(f"{k + ' purity':>22}" for k in names)
+                 + "  meets"]
+        for i, total in enumerate(self.total_stages):
+            lines.append(f"{total:>5} {self.extraction_stages[i]:>5} {self.scrub_stages[i]:>5} "
+                         f"{self.values[i]:>12.6g} "
+                         + " ".join(f"{self.purities[k][i]:>22.8f}" for k in names) + f"  {self.meets[i]}")
+        return "\n".join(lines)
+
+    def plot(self, path=None):
+        from ..plotting import plot_curve
+
+        return plot_curve(self, path=path)
+
+
+def _curve_point(cascade, targets, stages, centre):
+    """One total stage count of :func:`curve_by_simulation` (module level: runs in worker processes)."""
+    search = AcidSearch(cascade, targets)
+    value, score, result = search.best_setting(stages, centre, WIDE)
+    return value, score, result, search.solves
+
+
+def curve_by_simulation(cascade, targets: dict, totals, *, executor=None) -> GeneralCurveResult:
+    """Best purities at each total stage count in ``totals`` for any model: the extraction/scrub split in
+    the config's proportion (at least one stage each), the scrub acid (or organic flow, see
+    :class:`AcidSearch`) set for the largest worst margin to ``targets``. Counts are independent and run
+    in parallel through ``executor.run``."""
+    start = time.perf_counter()
+    search = AcidSearch(cascade, targets)
+    n0, m0 = search.sections["extraction"], search.sections["scrub"]
+    splits = []
+    for total in totals:
+        n = min(max(1, round(total * n0 / (n0 + m0))), total - 1)
+        splits.append({"extraction": n, "scrub": total - n})
+    executor = executor or SerialExecutor()
+    points = executor.run(_curve_point, [(cascade, targets, s, search.nominal) for s in splits])
+    names = [p for p in targets]
+    purities = {k: [] for k in names}
+    recoveries = {k: [] for k in names}
+    for value, score, result, _ in points:
+        for k in names:
+            purities[k].append(result.products[k].purity if result is not None else math.nan)
+            recoveries[k].append(result.products[k].recovery if result is not None else math.nan)
+    return GeneralCurveResult(
+        name=cascade.name, model=cascade.model.name, adjust=search.adjust, unit=search.unit,
+        total_stages=list(totals), extraction_stages=[s["extraction"] for s in splits],
+        scrub_stages=[s["scrub"] for s in splits], values=[p[0] for p in points], purities=purities,
+        recoveries=recoveries, meets=[p[2] is not None and p[1] >= 0 for p in points],
+        worst_margins=[p[1] for p in points],
+        targets={k: {"purity": p, "recovery": r} for k, (p, r) in targets.items()},
+        solves=sum(p[3] for p in points), elapsed_s=time.perf_counter() - start)
