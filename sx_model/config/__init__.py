@@ -29,10 +29,12 @@ def load_config(source):
         scrub acid that strips more than the organic carries, saponification beyond the chloride).
     """
     if isinstance(source, Mapping):
-        data = copy.deepcopy(dict(source))
-    else:
-        data = read_yaml(source)
-    return build_cascade(data)
+        return build_cascade(copy.deepcopy(dict(source)))
+    from .systems import relative_to
+
+    data = read_yaml(source)
+    with relative_to(source):              # a system file named by the config is found next to it
+        return build_cascade(data)
 
 
 def load_uncertainty(source):

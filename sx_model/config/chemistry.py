@@ -250,6 +250,13 @@ def _per_component(mapping, name, key, components, read):
     return out
 
 
+def _from_system_table(system, name, components) -> dict:
+    """{component: value} of a system's per-element table ``name`` ({El: {value, source, tag}})."""
+    table = (system.data.get(name) or {}) if system is not None else {}
+    return {c: float(table[c]["value"]) for c in components
+            if isinstance(table.get(c), dict) and "value" in table[c]}
+
+
 def read_common(mapping, key, components, charges, system) -> dict:
     """Keyword arguments of the cation-exchange engine shared by its models (see module docstring);
     ``ph_slope`` and ``extractant_order`` come back as {component: value} for the model to place."""
@@ -265,6 +272,14 @@ def read_common(mapping, key, components, charges, system) -> dict:
                                                     what=f"an apparent extractant order from "
                                                          f"{-MAX_ORDER:g} to {MAX_ORDER:g}"))
     enthalpy, t_ref = read_enthalpies(mapping, key, components)
+    # a system (e.g. one written by sx-model fit) may carry apparent slopes, orders and enthalpies;
+    # the config's own values win
+    slopes = _from_system_table(system, "ph_slope", components) | slopes
+    orders = _from_system_table(system, "extractant_order", components) | orders
+    given = _per_component(mapping, "enthalpy", key, components, _enthalpy)
+    for comp, value in _from_system_table(system, "enthalpy_kj_per_mol", components).items():
+        if comp not in given:
+            enthalpy[components.index(comp)] = 1000.0 * value
     out = {k: extractant[k] for k in ("extractant", "saponification", "base", "extractant_name",
                                       "association")}
     out.update(medium=medium, stoichiometry=nu.tolist(), protons=p.tolist(),

@@ -21,7 +21,7 @@ from ..errors import ConfigError
 
 
 #: Tags from strongest to weakest.
-TAG_ORDER = {"measured": 0, "reference": 1, "derived": 2, "estimated": 3}
+TAG_ORDER = {"measured": 0, "fitted": 1, "reference": 2, "derived": 3, "estimated": 4}
 
 
 @dataclass(frozen=True)

@@ -512,6 +512,23 @@ class FitResult:
                 if fitted:
                     entry["note"] = note[fitted[0]]
                 body["log_k"][el] = entry
+            # apparent slopes, orders and enthalpies, where fitted or not ideal (configs naming the
+            # system take them as defaults)
+            for table, attr, default, scale in (("ph_slope", "ph_slope", model.protons, 1.0),
+                                                ("extractant_order", "extractant_order", model.stoichiometry, 1.0),
+                                                ("enthalpy_kj_per_mol", "enthalpy", np.zeros(len(self.components)),
+                                                 1e-3)):
+                values = getattr(model, attr)
+                for i, el in enumerate(self.components):
+                    path = f"equilibrium.{'enthalpy' if attr == 'enthalpy' else attr}.{el}"
+                    fitted = path in note
+                    if fitted or values[i] != default[i]:
+                        entry = {"value": float(values[i] * scale),
+                                 "source": source if fitted else f"{self.config} (held fixed while fitting)",
+                                 "tag": "fitted" if fitted else "estimated"}
+                        if fitted:
+                            entry["note"] = note[path]
+                        body.setdefault(table, {})[el] = entry
         elif model.name == "ph_correlation":
             log_ext = _log_extractant(model)
             body["ph_correlation"] = {}
@@ -535,6 +552,8 @@ class FitResult:
     def not_in_system(self) -> list:
         """Fitted paths a system entry does not carry (they must go into a config's equilibrium keys)."""
         carried = ("log10_k", "correlations")
+        if self.model.name == "mass_action":
+            carried += ("ph_slope", "extractant_order", "enthalpy")
         return [p.path for p in self.parameters if p.path.split(".")[1] not in carried]
 
 
