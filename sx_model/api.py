@@ -26,11 +26,7 @@ def design(config, targets, *, name=None, executor=None, robust=None):
     if isinstance(targets, Mapping):
         from .studies.general import design_by_simulation
 
-        if robust:
-            from .errors import ConfigError
-
-            raise ConfigError("robust", "robust design covers Targets on separation_factor cascades")
-        return design_by_simulation(cascade, _pairs(targets), executor=executor)
+        return design_by_simulation(cascade, _pairs(targets), executor=executor, robust=robust)
     from .studies import design as run
 
     return run(cascade, targets, name=name, executor=executor, robust=robust)
@@ -59,16 +55,14 @@ def optimize(config, targets, *, max_stages=None, executor=None, robust=None):
     """Cheapest design on a Cascade, a config path or a mapping: with
     :class:`~sx_model.studies.problem.Targets`, :func:`sx_model.studies.optimize` (separation factors,
     optionally robust); with a mapping product -> purity or (purity, recovery), any model
-    (:func:`sx_model.studies.general.optimize_by_simulation`: designs by simulation over organic flows)."""
+    (:func:`sx_model.studies.general.optimize_by_simulation`: designs by simulation over organic flows,
+    optionally robust)."""
     cascade = _cascade(config)
     if isinstance(targets, Mapping):
         from .studies.general import optimize_by_simulation
 
-        if robust:
-            from .errors import ConfigError
-
-            raise ConfigError("robust", "robust optimisation covers Targets on separation_factor cascades")
-        return optimize_by_simulation(cascade, _pairs(targets), max_stages=max_stages, executor=executor)
+        return optimize_by_simulation(cascade, _pairs(targets), max_stages=max_stages, executor=executor,
+                                      robust=robust)
     from .studies import optimize as run
 
     return run(cascade, targets, max_stages=max_stages, executor=executor, robust=robust)

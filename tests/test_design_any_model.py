@@ -53,7 +53,8 @@ def test_cli_designs_a_loop_and_writes_a_config_that_runs(tmp_path):
 
 @pytest.mark.parametrize("args, needle", [
     (["--target", "nope=0.9"], "no keyed product"),
-    (["--target", "raffinate=0.99", "--robust", "streams.organic.flow=1%"], "--robust"),
+    (["--target", "raffinate=0.99", "--robust", "streams.organic.flow=150%"], "--robust"),
+    (["--target", "raffinate=0.99", "--robust", "streams.nothing.flow=1%"], "streams.nothing"),
 ])
 def test_cli_bad_input_for_a_loop_design(tmp_path, args, needle):
     run = subprocess.run([sys.executable, "-m", "sx_model", "design", str(LOOP), *args], capture_output=True,

@@ -13,6 +13,7 @@ import pytest
 import sx_model
 from conftest import ROOT
 from sx_model.config.edits import variable
+import sx_model.studies.general
 from sx_model.studies.general import curve_by_simulation, optimize_by_simulation
 from sx_model.studies.window import margin, meets
 
@@ -67,9 +68,9 @@ def test_cli_optimize_and_curve_on_a_loop(tmp_path):
     assert (tmp_path / "c.png").stat().st_size > 0
 
 
-def test_cli_refuses_robust_optimisation_of_a_loop(tmp_path):
+def test_cli_refuses_a_bad_robust_margin_for_a_loop(tmp_path):
     run = subprocess.run([sys.executable, "-m", "sx_model", "optimize", str(LOOP), "--target", "raffinate=0.95",
-                          "--target", "strip_liquor=0.95", "--robust", "streams.organic.flow=1%"],
+                          "--target", "strip_liquor=0.95", "--robust", "streams.organic.flow=100%"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert run.returncode == 2 and "--robust" in run.stderr and len(run.stderr.strip().splitlines()) == 1
 
@@ -83,3 +84,62 @@ def test_cli_optimize_writes_the_cheapest_loop_that_runs(tmp_path):
     assert run.returncode == 0, run.stderr
     again = sx_model.solve(sx_model.load_config(tmp_path / "best.yaml"))
     assert meets(again, TARGETS)
+
+
+def test_a_loading_limit_is_kept_by_the_design(tmp_path):
+    design = sx_model.studies.general.design_by_simulation(
+        sx_model.load_config(LOOP), {"raffinate": (0.99, None), "strip_liquor": (0.98, None)},
+        limits={"loading": 0.9})
+    again = sx_model.solve(design.cascade)
+    assert design.met and meets(again, {"raffinate": (0.99, None), "strip_liquor": (0.98, None)})
+    assert np.max(again.stage_data["loading_fraction"]) <= 0.9
+    assert "loading <= 90 % of capacity" in design.table()
+
+
+def test_limit_violation_measures_each_limit():
+    from sx_model.studies.general import limit_violation, operating_limits
+
+    cascade = sx_model.load_config(LOOP)
+    result = sx_model.solve(cascade)
+    load = float(np.max(result.stage_data["loading_fraction"]))
+    assert limit_violation(result, cascade, operating_limits(None, {"loading": load + 0.01})) == 0.0
+    assert math.isclose(limit_violation(result, cascade, operating_limits(None, {"loading": load - 0.01})),
+                        0.01, rel_tol=1e-9)
+    ph = result.stage_data["ph"]
+    strip = cascade.circuit.section("strip")
+    low = float(np.min(ph[:strip.first]))
+    assert math.isclose(limit_violation(result, cascade, operating_limits(None, {"ph": (low + 0.1, 14)})), 0.1,
+                        rel_tol=1e-9)
+    oa = result.organic_flow[0] / result.aqueous_flow[0]
+    assert limit_violation(result, cascade, operating_limits(None, {"oa": (oa * 10, oa * 100)})) >= 1.0 - 1e-12
+
+
+@pytest.mark.parametrize("limit, needle", [("loading=1.5", "loading"), ("oa=5:1", "low < high"),
+                                           ("ph=abc", "expected loading"), ("temperature=1:2", "unknown limit")])
+def test_cli_bad_limits_are_one_line_exit_2(tmp_path, limit, needle):
+    run = subprocess.run([sys.executable, "-m", "sx_model", "design", str(LOOP), "--target", "raffinate=0.99",
+                          "--target", "strip_liquor=0.98", "--limit", limit],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and needle in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_an_impossible_ph_limit_is_reported_as_infeasible(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "sx_model", "design", str(LOOP), "--target", "raffinate=0.99",
+                          "--target", "strip_liquor=0.98", "--limit", "ph=0.5:4"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert run.returncode == 1 and "operating limits" in run.stderr
+
+
+@pytest.mark.slow
+def test_robust_loop_design_holds_across_its_margin():
+    design = sx_model.studies.general.design_by_simulation(
+        sx_model.load_config(LOOP), {"raffinate": (0.99, None), "strip_liquor": (0.98, None)},
+        robust={"streams.organic.flow": 0.005})
+    apply = variable("streams.organic.flow", design.cascade)
+    nominal = sx_model.solve(design.cascade)
+    base = design.cascade.to_config()["streams"]["organic"]["flow"]
+    value = float(base.split()[0])
+    for factor in np.linspace(0.995, 1.005, 9):
+        result = sx_model.solve(apply(design.cascade, f"{value * factor!r} m**3/s"), initial=nominal)
+        assert meets(result, {"raffinate": (0.99, None), "strip_liquor": (0.98, None)}), factor

@@ -84,6 +84,14 @@ def _robust_option(parser):
                              "(a fraction or %%), e.g. streams.organic.flow=0.1%% (repeat per input)")
 
 
+def _limit_option(parser):
+    parser.add_argument("--limit", action="append", metavar="NAME=VALUE",
+                        help="operating limit kept by designs by simulation (models other than "
+                             "separation_factor): loading=0.9 (fraction of capacity, default 0.95), "
+                             "oa=0.2:5 (O/A of every section, default 0.1:10), ph=1:4 (pH of extraction "
+                             "and scrub stages, default none); repeat per limit")
+
+
 def _parallel_options(parser):
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="solve on N local processes (contiguous chunks, warm starts within each); "
@@ -116,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
                    "stage counts and scrub acid found by simulation)")
     _targets_option(des)
     _robust_option(des)
+    _limit_option(des)
     des.add_argument("--write", metavar="FILE", help="write the checked design as a YAML config")
     swp = _command(sub, "sweep", "solve a config over ranges of values",
                    f"{example} --vary sections.scrub.stages=10:60:5 --format csv",
@@ -129,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
                    "write impurity of each product against total stage count")
     crv.add_argument("--stages", required=True, metavar="SPEC", help="total stage counts, start:stop[:step]")
     _targets_option(crv, required=False)
+    _limit_option(crv)
     _parallel_options(crv)
     for name, summary, extra in (("optimize", "cheapest cascade (stages, reflux, flows) meeting the targets",
                                   " --write best.yaml"),
@@ -138,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
                        "write cost per kg against total stages with the chosen design marked")
         _targets_option(opt, max_stages=True)
         _robust_option(opt)
+        _limit_option(opt)
         _parallel_options(opt)
         if name == "optimize":
             opt.add_argument("--write", metavar="FILE", help="write the cheapest design as a YAML config")

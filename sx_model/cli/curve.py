@@ -44,8 +44,12 @@ def main(args) -> int:
         from ..studies.general import curve_by_simulation
 
         with executor(args, 25 * len(counts), warm=False) as pool:
-            result = curve_by_simulation(cascade, output.target_pairs(args, cascade), counts, executor=pool)
+            result = curve_by_simulation(cascade, output.target_pairs(args, cascade), counts, executor=pool,
+                                         limits=output.limits(args))
     else:
+        if getattr(args, "limit", None):
+            raise ConfigError("--limit", "operating limits apply to curves by simulation (models other "
+                                         "than separation_factor)")
         with executor(args, solves, warm=False) as pool:
             result = curve(cascade, output.targets(args, cascade), counts, executor=pool)
     files = {"curve.json": output.dumps(result.to_dict()), "curve.csv": result.to_csv()}

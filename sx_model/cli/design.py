@@ -15,14 +15,16 @@ def main(args) -> int:
     cascade = output.load(args.config)
     if cascade.model.name != "separation_factor":
         # no shortcut theory for this model: stage counts and scrub acid found by simulation
-        from ..errors import ConfigError
         from ..studies.general import design_by_simulation
 
-        if output.robust(args):
-            raise ConfigError("--robust", "robust design covers separation_factor cascades; for this model "
-                                          "use sx-model window on the design to see its margins")
-        result = design_by_simulation(cascade, output.target_pairs(args, cascade))
+        result = design_by_simulation(cascade, output.target_pairs(args, cascade), robust=output.robust(args),
+                                      limits=output.limits(args))
     else:
+        if getattr(args, "limit", None):
+            from ..errors import ConfigError
+
+            raise ConfigError("--limit", "operating limits apply to designs by simulation (models other "
+                                         "than separation_factor, whose theory fixes the loading)")
         result = design(cascade, output.targets(args, cascade), robust=output.robust(args))
     text = result.to_yaml()
     files = {"design.json": output.dumps(result.to_dict()), "design.csv": result.to_csv(), "design.yaml": text}

@@ -22,13 +22,14 @@ def main(args) -> int:
         from ..studies.general import FLOW_MULTIPLES, optimize_by_simulation
         from .sweep import executor
 
-        if output.robust(args):
-            raise ConfigError("--robust", "robust optimisation covers separation_factor cascades; for this "
-                                          "model use sx-model window on the design to see its margins")
         with executor(args, 60 * len(FLOW_MULTIPLES), warm=False) as pool:
             result = optimize_by_simulation(cascade, output.target_pairs(args, cascade),
-                                            max_stages=args.max_stages, executor=pool)
+                                            max_stages=args.max_stages, executor=pool,
+                                            robust=output.robust(args), limits=output.limits(args))
     else:
+        if getattr(args, "limit", None):
+            raise ConfigError("--limit", "operating limits apply to designs by simulation (models other "
+                                         "than separation_factor)")
         result = optimize(cascade, output.targets(args, cascade), max_stages=args.max_stages,
                           robust=output.robust(args))
     files = {f"{name}.json": output.dumps(result.to_dict()), f"{name}.csv": result.to_csv()}

@@ -223,6 +223,32 @@ def robust(args) -> dict:
     return out
 
 
+def limits(args) -> dict:
+    """``--limit NAME=VALUE`` texts -> {name: value} for :func:`sx_model.studies.general.operating_limits`
+    (loading=F, oa=LOW:HIGH, ph=LOW:HIGH; the names and ranges are checked there)."""
+    out = {}
+    for text in getattr(args, "limit", None) or []:
+        name, _, value = text.partition("=")
+        name, value = name.strip(), value.strip()
+        try:
+            if name == "loading":
+                parsed = float(value.rstrip("%")) / (100.0 if value.endswith("%") else 1.0)
+            else:
+                low, sep, high = value.partition(":")
+                if not sep:
+                    raise ValueError
+                parsed = (float(low), float(high))
+        except ValueError:
+            raise ConfigError("--limit", f"{text!r}; expected loading=0.9, oa=LOW:HIGH or ph=LOW:HIGH") from None
+        if name in out:
+            raise ConfigError("--limit", f"{name!r} is given twice; expected each limit once")
+        out[name] = parsed
+    from ..studies.general import operating_limits
+
+    operating_limits(None, out)         # names and ranges checked before any solve
+    return out
+
+
 def warn(messages):
     for message in messages:
         print(f"warning: {message}", file=sys.stderr)

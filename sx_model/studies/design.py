@@ -203,6 +203,38 @@ def cliff_report(cascade, targets) -> dict | None:
         return None
 
 
+def robust_corners(cascade, robust) -> list:
+    """``cascade`` at the corners of the box of robust margins ``robust`` (path -> relative margin):
+    every input at -margin or +margin, 2^k cascades for k inputs, k <= ``ROBUST_CORNERS_UP_TO``; beyond
+    that each input at both ends with the others nominal. Edits refused by the config's checks give
+    None."""
+    import itertools
+
+    from .sensitivity import continuous_inputs
+
+    if not robust:
+        return []
+    paths, values, applies = continuous_inputs(cascade, robust)
+    edits = [(apply, value, unit, robust[path]) for path, (value, unit), apply in zip(paths, values, applies)]
+    if len(edits) <= ROBUST_CORNERS_UP_TO:
+        corners = list(itertools.product((-1.0, 1.0), repeat=len(edits)))
+    else:
+        corners = [tuple(sign if j == i else 0.0 for j in range(len(edits)))
+                   for i in range(len(edits)) for sign in (-1.0, 1.0)]
+    out = []
+    for signs in corners:
+        edited = cascade
+        try:
+            for (apply, value, unit, fraction), sign in zip(edits, signs):
+                if sign:
+                    changed = value * (1.0 + sign * fraction)
+                    edited = apply(edited, f"{changed!r} {unit}" if unit else changed)
+        except ConfigError:
+            edited = None
+        out.append(edited)
+    return out
+
+
 class Checker:
     """Simulate-and-adjust search for the stage counts that meet the targets at given flows.
 
@@ -223,33 +255,8 @@ class Checker:
         self.robust = check_robust(problem.cascade, robust)
 
     def perturbed(self, cascade):
-        """The cascades at the corners of the box of robust margins (every input at -margin or
-        +margin: 2^k cascades for k inputs, k <= ``ROBUST_CORNERS_UP_TO``; beyond that each input at
-        both ends with the others nominal). Edits refused by the config's checks give None."""
-        import itertools
-
-        from .sensitivity import continuous_inputs
-
-        paths, values, applies = continuous_inputs(cascade, self.robust)
-        edits = [(apply, value, unit, self.robust[path])
-                 for path, (value, unit), apply in zip(paths, values, applies)]
-        if len(edits) <= ROBUST_CORNERS_UP_TO:
-            corners = list(itertools.product((-1.0, 1.0), repeat=len(edits)))
-        else:
-            corners = [tuple(sign if j == i else 0.0 for j in range(len(edits)))
-                       for i in range(len(edits)) for sign in (-1.0, 1.0)]
-        out = []
-        for signs in corners:
-            edited = cascade
-            try:
-                for (apply, value, unit, fraction), sign in zip(edits, signs):
-                    if sign:
-                        changed = value * (1.0 + sign * fraction)
-                        edited = apply(edited, f"{changed!r} {unit}" if unit else changed)
-            except ConfigError:
-                edited = None
-            out.append(edited)
-        return out
+        """The cascades at the corners of the box of robust margins (:func:`robust_corners`)."""
+        return robust_corners(cascade, self.robust)
 
     def worst_case(self, cascade, base):
         """``base`` summary with each product's purity and recovery replaced by their worst values

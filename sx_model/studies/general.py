@@ -23,6 +23,8 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..circuit import AQUEOUS
 from ..errors import ConfigError, SxModelError
 from ..theory import InfeasibleDesign
@@ -36,6 +38,10 @@ WIDE = (0.5, 0.75, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5)
 NARROW = (0.98, 0.995, 1.0, 1.005, 1.02)
 #: Rounds of adding stages before the targets are declared out of reach [-].
 MAX_ROUNDS = 40
+#: Rounds of adding stages without the worst margin rising by STALL_GAIN after which the targets are
+#: declared out of reach (an operating limit more stages cannot cure, a purity the chemistry caps).
+STALL_ROUNDS = 3
+STALL_GAIN = 1e-6
 MAX_SECTION_STAGES = 2000
 
 
@@ -58,6 +64,8 @@ class GeneralDesignResult:
     cascade: object
     history: list = field(default_factory=list)
     window: dict | None = None
+    robust: dict = field(default_factory=dict)       # path -> relative margin the targets hold over
+    limits: dict = field(default_factory=dict)       # operating limits kept (see operating_limits)
 
     @property
     def config(self) -> dict:
@@ -70,6 +78,7 @@ class GeneralDesignResult:
                 "adjusted_input": {"path": self.adjust, "value": self.value, "unit": self.unit},
                 "stages": self.stages, "worst_margin": self.worst_margin, "products": self.products,
                 "converged": self.converged, "mass_balance_error": self.mass_balance_error,
+                "robust": self.robust, "limits": self.limits,
                 "history": self.history, "window": self.window}
 
     def to_csv(self):
@@ -96,21 +105,84 @@ class GeneralDesignResult:
                  f"{self.converged}, mass balance closed to {self.mass_balance_error:.1e}",
                  "stages: " + ", ".join(f"{k} {s}" for k, s in self.stages.items()),
                  f"{self.adjust} = {self.value:.6g} {self.unit} (set for the largest worst margin, "
-                 f"{self.worst_margin:+.3g})"]
+                 f"{self.worst_margin:+.3g})",
+                 "operating limits kept: " + _limits_text(self.limits)]
+        if self.robust:
+            lines.append("robust: the targets hold with " + ", ".join(
+                f"{k} within +-{100 * v:g} %" for k, v in self.robust.items()) + " (corners of the box checked)")
         for name, p in self.products.items():
             lines.append(f"  {name}: purity {p['purity']:.6f}, recovery {p['recovery']:.6f}")
         lines += window_lines(self.window)
         return "\n".join(lines)
 
 
+#: Operating limits every design by simulation keeps by default: the organic loading as a fraction of
+#: capacity (the models' own guard), and the O/A of each section (mixer-settler practice).
+DEFAULT_LIMITS = {"loading": 0.95, "oa": (0.1, 10.0), "ph": None}
+#: Score given below zero to a setting outside a limit (besides its violation) [-].
+LIMIT_PENALTY = 1e-3
+
+
+def operating_limits(cascade=None, limits=None) -> dict:
+    """The limits a design keeps: :data:`DEFAULT_LIMITS` updated by ``limits`` (``loading``: largest
+    loading fraction of a stage; ``oa``: (low, high) O/A of every section; ``ph``: (low, high) equilibrium
+    pH of every extraction and scrub stage, or None); ConfigError on a bad value."""
+    out = dict(DEFAULT_LIMITS)
+    for name, value in dict(limits or {}).items():
+        if name not in out:
+            raise ConfigError("--limit", f"unknown limit {name!r}; expected one of {', '.join(out)}")
+        if name == "loading":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+                raise ConfigError("--limit", f"loading={value!r}; expected a fraction of capacity in (0, 1]")
+            out[name] = float(value)
+        elif value is None:
+            out[name] = None
+        else:
+            low, high = (float(v) for v in value)
+            if not (math.isfinite(low) and math.isfinite(high) and low < high) or (name == "oa" and low <= 0):
+                raise ConfigError("--limit", f"{name}={low:g}:{high:g}; expected low < high"
+                                  + (" and O/A above 0" if name == "oa" else ""))
+            out[name] = (low, high)
+    return out
+
+
+def limit_violation(result, cascade, limits) -> float:
+    """How far a solved cascade is outside its operating limits (0: within them): the loading excess
+    as a fraction, the O/A excess in decades, the pH excess in pH units (the largest of them)."""
+    worst = 0.0
+    load = result.stage_data.get("loading_fraction")
+    if load is not None and limits.get("loading") is not None and cascade.model.internal_count:
+        worst = max(worst, float(np.max(load)) - limits["loading"])
+    if limits.get("oa") is not None:
+        low, high = limits["oa"]
+        for sec in cascade.circuit.sections:
+            aq, org = result.aqueous_flow[sec.first], result.organic_flow[sec.first]
+            if aq > 0 and org > 0:
+                ratio = org / aq
+                worst = max(worst, math.log10(low / ratio), math.log10(ratio / high))
+    ph = result.stage_data.get("ph")
+    if ph is not None and limits.get("ph") is not None:
+        low, high = limits["ph"]
+        checked = np.ones(ph.size, dtype=bool)
+        strip = cascade.circuit.section("strip")
+        if strip is not None:
+            checked[strip.first:strip.first + strip.stages] = False
+        if checked.any():
+            worst = max(worst, float(np.max(low - ph[checked])), float(np.max(ph[checked] - high)))
+    return max(worst, 0.0)
+
+
 class AcidSearch:
     """Full solves of a cascade at chosen stage counts and one continuous input (default the scrub
     acid), remembered, with the input set for the largest worst margin to the targets."""
 
-    def __init__(self, cascade, targets, adjust=None, executor=None):
+    def __init__(self, cascade, targets, adjust=None, executor=None, robust=None, limits=None):
+        from .design import check_robust
         from .sensitivity import continuous_inputs
 
         check_targets(cascade, targets)
+        self.robust = check_robust(cascade, robust)
+        self.limits = operating_limits(cascade, limits)
         sections = {s.name: s.stages for s in cascade.circuit.sections}
         if "extraction" not in sections or "scrub" not in sections:
             raise ConfigError("sections", "design by simulation adjusts an extraction and a scrub section; "
@@ -147,8 +219,24 @@ class AcidSearch:
             self.memo[key] = (-math.inf, None)
             return self.memo[key]
         outcome = self.executor.solve(edited)
-        self.memo[key] = ((-math.inf, None) if isinstance(outcome, SxModelError)
-                          else (margin(outcome, self.targets), outcome))
+        if isinstance(outcome, SxModelError):
+            self.memo[key] = (-math.inf, None)
+            return self.memo[key]
+        score = margin(outcome, self.targets)
+        violation = limit_violation(outcome, edited, self.limits)
+        if violation > 0:
+            # outside an operating limit: infeasible, and the less outside the better
+            score = min(score, 0.0) - LIMIT_PENALTY * (1.0 + violation)
+        from .design import robust_corners
+
+        for corner in robust_corners(edited, self.robust):
+            self.solves += 1
+            result = None if corner is None else self.executor.solve(corner)
+            if result is None or isinstance(result, SxModelError):
+                score = min(score, -1.0)
+            else:
+                score = min(score, margin(result, self.targets))
+        self.memo[key] = (score, outcome)
         return self.memo[key]
 
     def best_setting(self, stages, centre, factors=WIDE, enough=None):
@@ -185,13 +273,17 @@ class AcidSearch:
 
 
 def design_by_simulation(cascade, targets: dict, *, adjust: str | None = None, executor=None,
-                         max_stages: int | None = None) -> GeneralDesignResult:
+                         max_stages: int | None = None, robust=None, limits=None) -> GeneralDesignResult:
     """Stage counts (extraction and scrub) and ``adjust`` (default: the scrub acid) that meet
     ``targets`` (product -> (purity, recovery or None)) for any model; see the module docstring.
 
+    With ``robust`` (dotted config path -> relative margin) every setting must meet the targets at the
+    corners of that box of inputs too; ``limits`` (see :func:`operating_limits`) are kept throughout:
+    a setting outside one counts as missing the targets.
+
     Raises InfeasibleDesign when the targets stay out of reach (stage limit or rounds)."""
     start = time.perf_counter()
-    search = AcidSearch(cascade, targets, adjust, executor)
+    search = AcidSearch(cascade, targets, adjust, executor, robust=robust, limits=limits)
     sections, adjust, unit = search.sections, search.adjust, search.unit
     most = min(MAX_SECTION_STAGES, max_stages or MAX_SECTION_STAGES)
     # which section purifies which product
@@ -203,11 +295,23 @@ def design_by_simulation(cascade, targets: dict, *, adjust: str | None = None, e
     best_setting = search.best_setting
     stages = {"extraction": sections["extraction"], "scrub": sections["scrub"]}
     value = search.nominal
+    best_score, stalled = -math.inf, 0
     for round_ in range(MAX_ROUNDS):
         value, score, result = best_setting(stages, value, WIDE if round_ == 0 else NARROW, enough=0.0)
         history.append({**{f"{k}_stages": v for k, v in stages.items()}, "value": value, "worst_margin": score})
         if result is not None and score >= 0:
             break
+        stalled = stalled + 1 if score <= best_score + STALL_GAIN else 0
+        best_score = max(best_score, score)
+        if stalled >= STALL_ROUNDS:
+            reason = ""
+            if result is not None:
+                violation = limit_violation(result, search.apply(stages, value), search.limits)
+                if violation > 0:
+                    reason = (f"; the best setting is outside the operating limits ({_limits_text(search.limits)}) "
+                              f"by {violation:.3g}, which more stages do not cure")
+            raise InfeasibleDesign(f"the targets are not met and {STALL_ROUNDS} rounds of adding stages "
+                                   f"gained nothing (best worst margin {best_score:+.3g} at {stages}){reason}")
         missing = [p for p, (purity, recovery) in targets.items()
                    if result is None or result.products[p].purity < purity
                    or (recovery is not None and result.products[p].recovery < recovery)]
@@ -250,7 +354,7 @@ def design_by_simulation(cascade, targets: dict, *, adjust: str | None = None, e
         products={k: {"purity": p.purity, "recovery": p.recovery} for k, p in result.products.items() if p.key},
         converged=bool(result.converged), mass_balance_error=float(result.mass_balance_error),
         solves=search.solves, elapsed_s=time.perf_counter() - start, cascade=final, history=history,
-        window=window)
+        window=window, robust=dict(search.robust), limits=dict(search.limits))
 
 
 # -- cost-optimal designs and curves for any model ---------------------------------------------------
@@ -309,6 +413,8 @@ class GeneralOptimizeResult:
     converged: bool
     mass_balance_error: float
     at_grid_end: bool = False     # the cheapest design is at an end of the (extended) flow grid
+    robust: dict = field(default_factory=dict)
+    limits: dict = field(default_factory=dict)
 
     @property
     def config(self) -> dict:
@@ -316,7 +422,7 @@ class GeneralOptimizeResult:
 
     def to_dict(self):
         return {"name": self.name, "model": self.model, "adjusted_input": self.adjust, "unit": self.unit,
-                "cheapest_at_grid_end": self.at_grid_end,
+                "cheapest_at_grid_end": self.at_grid_end, "robust": self.robust, "limits": self.limits,
                 "targets": {k: {"purity": p, "recovery": r} for k, (p, r) in self.targets.items()},
                 "best": self.best.to_dict(), "candidates": [c.to_dict() for c in self.candidates],
                 "pareto_front": [c.to_dict() for c in self.front], "solves": self.solves,
@@ -346,6 +452,9 @@ class GeneralOptimizeResult:
                  + f" stages, {self.adjust} = {b.value:.6g} {self.unit}: {b.usd_per_kg:.4f} USD/kg"
                  + (" (at the end of the flow grid: a cheaper design may lie beyond it)"
                     if self.at_grid_end else ""),
+                 "operating limits kept: " + _limits_text(self.limits)
+                 + ("; robust over " + ", ".join(f"{k} +-{100 * v:g} %" for k, v in self.robust.items())
+                    if self.robust else ""),
                  f"{'flow x':>7} {'stages':>7} {'USD/kg':>9}  purities"]
         for c in self.candidates:
             mark = " *" if c is b else ("  (front)" if c in self.front else "")
@@ -368,7 +477,18 @@ class GeneralOptimizeResult:
         return plot_general_pareto(self, path=path)
 
 
-def _design_point(cascade, targets, max_stages, multiple):
+def _limits_text(limits):
+    parts = []
+    if limits.get("loading") is not None:
+        parts.append(f"loading <= {100 * limits['loading']:g} % of capacity")
+    if limits.get("oa") is not None:
+        parts.append(f"O/A {limits['oa'][0]:g}..{limits['oa'][1]:g}")
+    if limits.get("ph") is not None:
+        parts.append(f"pH {limits['ph'][0]:g}..{limits['ph'][1]:g} (extraction and scrub)")
+    return ", ".join(parts) or "none"
+
+
+def _design_point(cascade, targets, max_stages, multiple, robust=None, limits=None):
     """One grid point of :func:`optimize_by_simulation` (module level: runs in worker processes)."""
     from ..errors import ConvergenceError
     from .sensitivity import continuous_inputs
@@ -376,7 +496,7 @@ def _design_point(cascade, targets, max_stages, multiple):
     _, [(flow, unit)], [apply] = continuous_inputs(cascade, ["streams.organic.flow"])
     edited = apply(cascade, f"{flow * multiple!r} {unit}")
     try:
-        design = design_by_simulation(edited, targets, max_stages=max_stages)
+        design = design_by_simulation(edited, targets, max_stages=max_stages, robust=robust, limits=limits)
     except (InfeasibleDesign, ConfigError) as exc:
         return GeneralCandidate(multiple, flow * multiple, False, {}, math.nan, math.inf, math.inf, {}, {}, 0,
                                 note=str(exc)), None
@@ -398,8 +518,8 @@ def _design_point(cascade, targets, max_stages, multiple):
 
 
 def optimize_by_simulation(cascade, targets: dict, *, multiples=FLOW_MULTIPLES, executor=None,
-                           max_stages: int | None = None,
-                           extensions: int = GRID_EXTENSIONS) -> GeneralOptimizeResult:
+                           max_stages: int | None = None, extensions: int = GRID_EXTENSIONS,
+                           robust=None, limits=None) -> GeneralOptimizeResult:
     """Cheapest design of any model (stage counts, organic flow, scrub acid) meeting ``targets``.
 
     For each organic flow on a grid (``multiples`` of the config's), :func:`design_by_simulation` finds
@@ -414,12 +534,12 @@ def optimize_by_simulation(cascade, targets: dict, *, multiples=FLOW_MULTIPLES, 
     from ..cost import default_parameters
 
     start = time.perf_counter()
-    AcidSearch(cascade, targets)                       # the same checks as a design, before any work
+    search = AcidSearch(cascade, targets, robust=robust, limits=limits)     # a design's checks, first
     if cascade.cost_parameters is None:
         cascade = cascade.replace(cost_parameters=default_parameters())
     executor = executor or SerialExecutor()
     multiples = sorted(float(m) for m in multiples)
-    points = executor.run(_design_point, [(cascade, targets, max_stages, m) for m in multiples])
+    points = executor.run(_design_point, [(cascade, targets, max_stages, m, robust, limits) for m in multiples])
     # the cheapest at an end of the grid: extend the grid past that end while it gets cheaper
     for _ in range(extensions):
         good = [c for c, _ in points if c.met]
@@ -429,10 +549,10 @@ def optimize_by_simulation(cascade, targets: dict, *, multiples=FLOW_MULTIPLES, 
         ends = [points[0][0], points[-1][0]]
         if best is ends[0]:
             new = best.multiple * EXTEND_FACTOR
-            points = executor.run(_design_point, [(cascade, targets, max_stages, new)]) + points
+            points = executor.run(_design_point, [(cascade, targets, max_stages, new, robust, limits)]) + points
         elif best is ends[1]:
             new = best.multiple / EXTEND_FACTOR
-            points = points + executor.run(_design_point, [(cascade, targets, max_stages, new)])
+            points = points + executor.run(_design_point, [(cascade, targets, max_stages, new, robust, limits)])
         else:
             break
     candidates = [c for c, _ in points]
@@ -447,13 +567,12 @@ def optimize_by_simulation(cascade, targets: dict, *, multiples=FLOW_MULTIPLES, 
     for c in sorted((c for c, _ in good), key=lambda c: (c.total, c.usd_per_kg)):
         if not front or c.usd_per_kg < front[-1].usd_per_kg:
             front.append(c)
-    search = AcidSearch(cascade, targets)
     return GeneralOptimizeResult(
         name=cascade.name, model=cascade.model.name, targets=dict(targets), adjust=search.adjust,
         unit=search.unit, best=best, candidates=candidates, front=front, cascade=best_cascade,
         solves=sum(c.solves for c in candidates), elapsed_s=time.perf_counter() - start,
         converged=bool(best_result.converged), mass_balance_error=float(best_result.mass_balance_error),
-        at_grid_end=at_end)
+        at_grid_end=at_end, robust=dict(search.robust), limits=dict(search.limits))
 
 
 @dataclass
@@ -516,27 +635,27 @@ class GeneralCurveResult:
         return plot_curve(self, path=path)
 
 
-def _curve_point(cascade, targets, stages, centre):
+def _curve_point(cascade, targets, stages, centre, limits=None):
     """One total stage count of :func:`curve_by_simulation` (module level: runs in worker processes)."""
-    search = AcidSearch(cascade, targets)
+    search = AcidSearch(cascade, targets, limits=limits)
     value, score, result = search.best_setting(stages, centre, WIDE)
     return value, score, result, search.solves
 
 
-def curve_by_simulation(cascade, targets: dict, totals, *, executor=None) -> GeneralCurveResult:
+def curve_by_simulation(cascade, targets: dict, totals, *, executor=None, limits=None) -> GeneralCurveResult:
     """Best purities at each total stage count in ``totals`` for any model: the extraction/scrub split in
     the config's proportion (at least one stage each), the scrub acid (or organic flow, see
     :class:`AcidSearch`) set for the largest worst margin to ``targets``. Counts are independent and run
     in parallel through ``executor.run``."""
     start = time.perf_counter()
-    search = AcidSearch(cascade, targets)
+    search = AcidSearch(cascade, targets, limits=limits)
     n0, m0 = search.sections["extraction"], search.sections["scrub"]
     splits = []
     for total in totals:
         n = min(max(1, round(total * n0 / (n0 + m0))), total - 1)
         splits.append({"extraction": n, "scrub": total - n})
     executor = executor or SerialExecutor()
-    points = executor.run(_curve_point, [(cascade, targets, s, search.nominal) for s in splits])
+    points = executor.run(_curve_point, [(cascade, targets, s, search.nominal, limits) for s in splits])
     names = [p for p in targets]
     purities = {k: [] for k in names}
     recoveries = {k: [] for k in names}
