@@ -141,5 +141,5 @@ def test_robust_loop_design_holds_across_its_margin():
     base = design.cascade.to_config()["streams"]["organic"]["flow"]
     value = float(base.split()[0])
     for factor in np.linspace(0.995, 1.005, 9):
-        result = sx_model.solve(apply(design.cascade, f"{value * factor!r} m**3/s"), initial=nominal)
+        result = sx_model.solve(apply(design.cascade, f"{float(value * factor)!r} m**3/s"), initial=nominal)
         assert meets(result, {"raffinate": (0.99, None), "strip_liquor": (0.98, None)}), factor
