@@ -37,6 +37,9 @@ class Cascade:
         Operating-guard warnings found while building it (O/A out of range, ...).
     cost_parameters : dict or None
         Cost model parameters (SI) when the cascade is to be costed, see :mod:`sx_model.cost`.
+    starter : callable or None
+        ``starter()`` -> an object with ``aqueous`` (N, C) [mol/m^3] the solver starts from when it is
+        given no start (a flowsheet's cascades solved one after the other), or None; must pickle.
     """
 
     name: str
@@ -45,6 +48,7 @@ class Cascade:
     product_keys: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     cost_parameters: dict | None = None
+    starter: object = None
 
     @property
     def components(self) -> tuple:
@@ -126,7 +130,8 @@ class Cascade:
             new_model = new_model.with_parameters(**model_parameters)
         out = Cascade(name=self.name if name is None else name, circuit=circuit, model=new_model,
                       product_keys=dict(self.product_keys),
-                      cost_parameters=self.cost_parameters if cost_parameters is None else cost_parameters)
+                      cost_parameters=self.cost_parameters if cost_parameters is None else cost_parameters,
+                      starter=self.starter)
         out.warnings = operating_warnings(circuit)
         return out
 

@@ -136,6 +136,9 @@ class Circuit:
         [kg/mol] of each component.
     oxide_masses : tuple of float
         Mass of oxide per mole of metal [kg/mol] of each component (REO reporting).
+    layout_fixed : bool
+        True for a joined flowsheet, whose links are not a countercurrent battery's and which is not
+        re-staged (:meth:`restaged` refuses).
     """
 
     components: tuple
@@ -147,6 +150,7 @@ class Circuit:
     charges: tuple = ()
     molar_masses: tuple = ()
     oxide_masses: tuple = ()
+    layout_fixed: bool = False
 
     @property
     def stage_count(self) -> int:
@@ -348,6 +352,11 @@ class Circuit:
         countercurrent battery with the strip section's aqueous leaving at its first stage and the
         solvent loop closed again where it was.
         """
+        if self.layout_fixed:
+            from .errors import ConfigError
+
+            raise ConfigError("sections", "the stage counts of a joined flowsheet are changed in its "
+                                          "cascades' configs, not on the flowsheet")
         sections, first = [], 0
         for sec in self.sections:
             stages = int(counts.get(sec.name, sec.stages))

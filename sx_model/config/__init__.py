@@ -21,6 +21,9 @@ __all__ = ["load_config", "read_yaml", "build_cascade", "to_config", "dump_yaml"
 def load_config(source):
     """Build a :class:`~sx_model.cascade.Cascade` from a YAML file path or an already-parsed mapping.
 
+    A flowsheet (a mapping with ``cascades`` and ``links``, see :mod:`sx_model.config.flowsheet`) gives
+    the one cascade of its joined cascades.
+
     Raises
     ------
     ConfigError
@@ -28,11 +31,18 @@ def load_config(source):
         inputs admit no steady state that can be told before solving (a stage one phase does not pass,
         scrub acid that strips more than the organic carries, saponification beyond the chloride).
     """
+    from .flowsheet import is_flowsheet, read_flowsheet
+
     if isinstance(source, Mapping):
-        return build_cascade(copy.deepcopy(dict(source)))
+        data = copy.deepcopy(dict(source))
+        return read_flowsheet(data).cascade() if is_flowsheet(data) else build_cascade(data)
+    import os
+
     from .systems import relative_to
 
     data = read_yaml(source)
+    if is_flowsheet(data):                 # cascades joined by links (sx_model.flowsheet)
+        return read_flowsheet(data, os.path.dirname(os.path.abspath(os.fspath(source)))).cascade()
     with relative_to(source):              # a system file named by the config is found next to it
         return build_cascade(data)
 

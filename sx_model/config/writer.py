@@ -14,6 +14,11 @@ from .models import write_model
 def to_config(cascade) -> dict:
     """A config mapping for ``cascade`` (see module docstring)."""
     circuit = cascade.circuit
+    if circuit.layout_fixed:
+        from ..errors import ConfigError
+
+        raise ConfigError("flowsheet", "a joined flowsheet is written as its flowsheet file and its cascades' "
+                                       "configs, not as one cascade config")
     out = {"name": cascade.name, "components": list(circuit.components),
            "equilibrium": write_model(cascade.model),
            "sections": {s.name: _section(s) for s in circuit.sections},

@@ -42,6 +42,12 @@ class StageConditions:
         Metal fed into each stage with aqueous inlets [mol/s], shape (N, C).
     sulfate_inflow : numpy.ndarray or None
         Total sulfate fed into each stage with aqueous inlets [mol/s], shape (N,).
+    solvent_stage : int
+        Stage where the fresh (or stripped) organic of the model's cascade enters (0 for a cascade; in
+        a flowsheet, the first stage of that cascade).
+    extra_base : numpy.ndarray or None
+        Base [mol/s] put into the aqueous of each stage by other cascades' saponified organics (in a
+        flowsheet), shape (N,): it travels with the liquors like the model's own.
     """
 
     section: tuple
@@ -55,6 +61,8 @@ class StageConditions:
     temperature: np.ndarray | None = None
     aqueous_metal_inflow: np.ndarray | None = None
     sulfate_inflow: np.ndarray | None = None
+    solvent_stage: int = 0
+    extra_base: np.ndarray | None = None
 
     def stage_temperature(self) -> np.ndarray:
         """Temperature of each stage [K], shape (N,)."""

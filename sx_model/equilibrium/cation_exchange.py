@@ -168,14 +168,16 @@ class CationExchange(EquilibriumModel):
     # -- stage parameters ------------------------------------------------------------------------
     def prepare(self, conditions):
         n = len(conditions.section)
+        first = conditions.solvent_stage
         base_load = np.zeros(n)
-        base_load[0] = self.saponification * self.extractant * conditions.organic_flow[0]
+        base_load[first] = self.saponification * self.extractant * conditions.organic_flow[first]
         if conditions.aqueous_metal_inflow is not None:
             proton_load = conditions.acid_inflow + conditions.aqueous_metal_inflow @ self.protons
             total = conditions.aqueous_tracer(proton_load)
         else:
             total = conditions.anion()
-        base_conc = conditions.aqueous_tracer(base_load) if self.saponification > 0 else np.zeros(n)
+        carried = base_load if conditions.extra_base is None else base_load + conditions.extra_base
+        base_conc = conditions.aqueous_tracer(carried) if np.any(carried) else np.zeros(n)
         temperature = conditions.stage_temperature()
         medium = self.medium
         if medium.speciated:
@@ -188,14 +190,14 @@ class CationExchange(EquilibriumModel):
         net = total - base_conc
         if self.saponification > 0:
             floor, _ = medium.proton_total(np.array([ADMISSIBLE_PROTON]),
-                                           None if sulfate is None else sulfate[:1],
-                                           None if ka2 is None else ka2[:1])
-            if net[0] < floor[0]:
-                flow = conditions.aqueous_flow[0]
+                                           None if sulfate is None else sulfate[first:first + 1],
+                                           None if ka2 is None else ka2[first:first + 1])
+            if net[first] < floor[0]:
+                flow = conditions.aqueous_flow[first]
                 raise ConfigError("equilibrium.extractant.saponification",
-                                  f"{self.saponification:g}: the base it brings ({base_load[0]:.4g} mol/s) "
-                                  f"exceeds the acid and metal salts leaving stage 1 "
-                                  f"({total[0] * flow:.4g} mol/s as H+), so the raffinate would be "
+                                  f"{self.saponification:g}: the base it brings ({base_load[first]:.4g} mol/s) "
+                                  f"exceeds the acid and metal salts leaving stage {first + 1} "
+                                  f"({total[first] * flow:.4g} mol/s as H+), so the raffinate would be "
                                   "alkaline whatever is extracted; expected a lower saponification or "
                                   "organic flow, or more acid in the liquors")
         # ln D_i = ln_b_i + (a_i + m_i phi) q + n_i ln phi, q = ln10 pH = ln 1000 - ln h (h in mol/m^3)
@@ -207,7 +209,7 @@ class CationExchange(EquilibriumModel):
                 "dimer": np.full(n, self.capacity), "ln_b": ln_b, "a": self.ph_slope,
                 "n": self.extractant_order, "m": self.dosage_slope,
                 "kappa": self.dosage_scale, "nu": self.stoichiometry, "p": self.protons,
-                "z": self.charges, "base_flow": float(base_load[0]), "charge_scale": scale,
+                "z": self.charges, "base_flow": float(base_load[first]), "charge_scale": scale,
                 "sulfate": sulfate, "ka2": ka2, "temperature": temperature}
 
     def continuation(self, params, fraction):

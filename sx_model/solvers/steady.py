@@ -274,6 +274,8 @@ def solve(cascade: Cascade, *, initial=None, tol: float | None = None, max_iter:
     net = Network(cascade)
     model = cascade.model
     params = model.prepare(net.conditions)
+    if initial is None and cascade.starter is not None:
+        initial = cascade.starter()          # e.g. a flowsheet's cascades solved one after the other
     try:
         x, y, iterations, method, res_norm = _solve_state(cascade, net, params, initial, options)
     except (ConfigError, ConvergenceError):
