@@ -6,23 +6,14 @@ Run: python benchmarks/bench_fit.py
 """
 from __future__ import annotations
 
-import statistics
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _median(func, repeats):
-    func()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import median_time  # noqa: E402
 
 
 def main():
@@ -40,12 +31,12 @@ def main():
     for n in (1, 30, 1000):
         x0 = rng.uniform(1.0, 200.0, (n, 2))
         acid = rng.uniform(50.0, 500.0, n)
-        t = _median(lambda: sx_model.batch_contact(model, x0, acid=acid), 7)
+        t = median_time(lambda: sx_model.batch_contact(model, x0, acid=acid), 7)
         print(f"{n:>5} contacts: {1e3 * t:8.2f} ms in all, {1e3 * t / n:.4f} ms per contact")
     loop = ROOT / "configs" / "lacepn_p507_loop.yaml"
     base, comps = read_equilibrium(loop)
     data = parse_data((ROOT / "configs" / "nd_p507_shakeout.csv").read_text(), comps)
-    t = _median(lambda: fit(base, data, ["equilibrium.log10_k.Nd", "equilibrium.ph_slope.Nd"]), 5)
+    t = median_time(lambda: fit(base, data, ["equilibrium.log10_k.Nd", "equilibrium.ph_slope.Nd"]), 5)
     print(f"fit of log10 K and pH slope ({data.rows if hasattr(data, 'rows') else 'all'} rows): {1e3 * t:.1f} ms")
 
 

@@ -23,19 +23,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import median_time  # noqa: E402
 CONFIG = ROOT / "configs" / "prommis_dehpa_sulfate.yaml"
 PROMMIS_WALL_S = 5.5
 sys.path.insert(0, str(ROOT / "tests"))
-
-
-def _median(func, repeats):
-    func()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _wall(command, repeats=5):
@@ -56,9 +48,9 @@ def main():
         assert result.converged
 
     cascade = sx_model.load_config(CONFIG)
-    in_process = _median(ours, 21)
-    solve_only = _median(lambda: sx_model.solve(cascade), 21)
-    dense = _median(_independent_prommis_solve, 5)
+    in_process = median_time(ours, 21)
+    solve_only = median_time(lambda: sx_model.solve(cascade), 21)
+    dense = median_time(_independent_prommis_solve, 5)
     exe = shutil.which("sx-model") or str(Path(sys.executable).with_name("sx-model"))
     cold = _wall([exe, "run", str(CONFIG)])
     interpreter = _wall([sys.executable, "-c", "pass"])

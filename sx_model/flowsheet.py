@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .circuit import AQUEOUS, ORGANIC, PHASES, Circuit, Inlet, Outlet, Section
+from .circuit import AQUEOUS, PHASES, Circuit
 from .equilibrium.base import EquilibriumModel
 from .errors import ConfigError
 

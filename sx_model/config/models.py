@@ -51,6 +51,13 @@ def si_text(value, unit):
     return f"{float(value)!r} {unit}"
 
 
+def _section_name(name, key, section_names):
+    """A per-section key must name a section of the cascade."""
+    if name not in section_names:
+        raise ConfigError(v.join(key, name), f"no section {name!r} in this cascade; sections: "
+                                            f"{', '.join(section_names)}")
+
+
 # -- constant_d -------------------------------------------------------------------------------------
 
 def read_d(raw, sub):
@@ -69,9 +76,7 @@ def _read_constant_d(mapping, components, key, section_names, charges):
     by_section = {}
     sub = v.join(key, "distribution_by_section")
     for name, values in v.mapping(mapping.get("distribution_by_section") or {}, sub).items():
-        if name not in section_names:
-            raise ConfigError(v.join(sub, name), f"no section {name!r} in this cascade; sections: "
-                                                f"{', '.join(section_names)}")
+        _section_name(name, sub, section_names)
         given = v.component_values(values, v.join(sub, name), components, read=read_d,
                                    require_all=False)
         by_section[name] = [given.get(c, base[k]) for k, c in enumerate(components)]
@@ -408,9 +413,7 @@ def _read_isotherm(mapping, components, key, section_names, charges):
     by_section = {}
     sub = v.join(key, "points_by_section")
     for name, raw in v.mapping(mapping.get("points_by_section") or {}, sub).items():
-        if name not in section_names:
-            raise ConfigError(v.join(sub, name), f"no section {name!r} in this cascade; sections: "
-                                                f"{', '.join(section_names)}")
+        _section_name(name, sub, section_names)
         by_section[name] = _isotherm_points(raw, v.join(sub, name), scale)
     dist = v.component_values(mapping.get("distribution") or {}, v.join(key, "distribution"), components,
                               read=read_d, require_all=False)

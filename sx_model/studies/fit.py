@@ -661,23 +661,23 @@ def fit(model, data: ShakeOutData, paths, *, holdout: float = 0.0, seed: int = 0
                                    f"{' (after the hold-out)' if holdout else ''}; expected more observations "
                                    "than parameters")
     start = np.array([par.start for par in params])
-    first = problem.contacts(start)
-    _, ok = problem.predictions(first)
-    if not np.all(ok):
-        k = int(problem.obs_local[np.flatnonzero(~ok)[0]])
-        raise FitError(f"the contact of {data.where(train_rows[k])} does not converge at the starting constants "
-                       f"({first.messages[k] or 'no finite prediction'}); check the row or the config's constants")
+    def solved(theta, when, hint=""):
+        """Contacts and predictions at ``theta``; FitError naming the first row that does not converge."""
+        contacts = problem.contacts(theta)
+        values, ok = problem.predictions(contacts)
+        if not np.all(ok):
+            k = int(problem.obs_local[np.flatnonzero(~ok)[0]])
+            raise FitError(f"the contact of {data.where(train_rows[k])} does not converge at the {when} "
+                           f"constants ({contacts.messages[k] or 'no finite prediction'}){hint}")
+        return contacts, values
+
+    solved(start, "starting", "; check the row or the config's constants")
     low = np.array([par.bounds[0] for par in params])
     high = np.array([par.bounds[1] for par in params])
     opt = optimize.least_squares(problem.residual, start, bounds=(low, high), x_scale="jac", method="trf",
                                  xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=200 * (p + 1))
     theta = opt.x
-    final = problem.contacts(theta)
-    values, ok = problem.predictions(final)
-    if not np.all(ok):
-        k = int(problem.obs_local[np.flatnonzero(~ok)[0]])
-        raise FitError(f"the contact of {data.where(train_rows[k])} does not converge at the fitted constants "
-                       f"({final.messages[k] or 'no finite prediction'})")
+    final, values = solved(theta, "fitted")
     raw = values - data.obs_value[problem.obs]
     weighted = raw / problem.sd
     ssr = float(weighted @ weighted)
