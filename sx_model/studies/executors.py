@@ -199,7 +199,7 @@ class ProcessExecutor(_Closing):
             yield from self.serial.map(source)
             return
         import itertools
-        from collections import deque
+        import threading
 
         fork = _forks()
         # Forked workers inherit a batch that can build its own items (``at(i)``): they get index
@@ -210,25 +210,48 @@ class ProcessExecutor(_Closing):
         if by_index:
             _FORKED_BATCH = cascades
         pool = _local_pool(min(self.workers, len(sizes)), fork)
-        pending = deque()
+        # at most one task per worker in flight (a task waiting in the pipe would block the pool's
+        # feeder thread, and terminate() on Ctrl-C would then wait on it forever); a worker that finishes
+        # gets the next chunk at once, whichever chunk finished, and outcomes are yielded in order
+        in_flight, done = {}, {}
+        signal = threading.Event()
         finished = False
+
+        def wake(_):
+            signal.set()
+
+        def collect():
+            for k, result in list(in_flight.items()):
+                if result.ready():
+                    done[k] = result.get()
+                    del in_flight[k]
+
         try:
-            first = 0
-            for size in sizes:
+            first, following = 0, 0
+            for k, size in enumerate(sizes):
                 if by_index:
                     task = (_solve_range, (first, first + size, self.warm, self.options))
                 else:
                     task = (_solve_chunk, (list(itertools.islice(source, size)), self.warm, self.options))
                 first += size
-                # at most one task per worker in flight: a task waiting in the pipe would block the
-                # pool's feeder thread, and terminate() (Ctrl-C) would then wait on it forever
-                while len(pending) >= self.workers:
-                    yield from pending.popleft().get()
-                pending.append(pool.apply_async(task[0], (task[1],)))
-                while pending and pending[0].ready():
-                    yield from pending.popleft().get()
-            while pending:
-                yield from pending.popleft().get()
+                while len(in_flight) >= self.workers:
+                    collect()
+                    if len(in_flight) >= self.workers:
+                        signal.wait(0.05)
+                        signal.clear()
+                in_flight[k] = pool.apply_async(task[0], (task[1],), callback=wake, error_callback=wake)
+                collect()
+                while following in done:
+                    yield from done.pop(following)
+                    following += 1
+            while following < len(sizes):
+                collect()
+                while following in done:
+                    yield from done.pop(following)
+                    following += 1
+                if following < len(sizes):
+                    signal.wait(0.05)
+                    signal.clear()
             finished = True
         finally:
             # normal end: let the workers finish; Ctrl-C or the caller stopped: stop them now
