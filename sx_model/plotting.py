@@ -825,3 +825,25 @@ def plot_general_pareto(result, path=None):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _finish(fig, [(ax, "total stages (extraction + scrub) [-]", "cost [USD/kg oxide product]",
                           f"{result.name} ({result.model} model)")], path)
+
+
+def plot_draw(result, path=None):
+    """Purity and recovery of the drawn middle product against the draw stage, one line per phase; the
+    chosen draw marked."""
+    plt = _pyplot()
+    fig, (ax, ax_r) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
+    name = result.product
+    for k, phase in enumerate(("aqueous", "organic")):
+        rows = [r for r in result.rows if r["phase"] == phase and not r.get("failed")]
+        if not rows:
+            continue
+        st = _styles(2)[k]
+        stages = [r["stage"] for r in rows]
+        ax.plot(stages, [r[f"{name}_purity"] for r in rows], color=st["color"], ls=st["linestyle"],
+                marker=st["marker"], ms=3, label=f"drawn from the {phase}")
+        ax_r.plot(stages, [r[f"{name}_recovery"] for r in rows], color=st["color"], ls=st["linestyle"],
+                  marker=st["marker"], ms=3, label=f"drawn from the {phase}")
+    b = result.best
+    ax.plot([b["stage"]], [b[f"{name}_purity"]], "*", ms=14, color="tab:red", label=f"chosen: {b['phase']}, stage {b['stage']}")
+    return _finish(fig, [(ax, "draw stage [-]", f"{name} purity [-]", result.name),
+                         (ax_r, "draw stage [-]", f"{name} recovery [-]", None)], path)

@@ -15,7 +15,7 @@ import sys
 #: Command -> module of sx_model.cli that runs it.
 COMMANDS = {"run": "run", "validate": "validate", "design": "design", "sweep": "sweep", "curve": "curve",
             "compare": "compare", "optimize": "optimize", "pareto": "optimize", "systems": "systems",
-            "sensitivity": "sensitivity", "uncertainty": "uncertainty", "window": "window",
+            "sensitivity": "sensitivity", "uncertainty": "uncertainty", "window": "window", "draw": "draw",
             "mccabe-thiele": "mccabe_thiele", "fit": "fit"}
 
 EXAMPLES = """examples:
@@ -31,6 +31,7 @@ EXAMPLES = """examples:
   sx-model sensitivity configs/prnd_p507.yaml --plot tornado.png
   sx-model window configs/prnd_p507.yaml --target loaded_organic=0.99 --target raffinate=0.99 --plot w.png
   sx-model uncertainty configs/prnd_p507_uncertain.yaml --samples 1000 --plot mc.png
+  sx-model draw configs/three_outlet_cepr.yaml --product pr_middle --plot draw.png
   sx-model mccabe-thiele configs/kremser_example.yaml --target raffinate=0.01g/L --plot mt.png
   sx-model fit configs/lacepn_p507_loop.yaml configs/nd_p507_shakeout.csv --fit equilibrium.log10_k.Nd
 """
@@ -173,6 +174,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="search each input up to this relative change (default 0.2: +-20 %%)")
     win.add_argument("--points", type=int, default=21, metavar="N",
                      help="grid points per axis of the --plot map (default 21)")
+    drw = _command(sub, "draw", "three-outlet cascade: the stage and phase of a side draw that give the purest "
+                   "middle product (or the largest margin to --target)",
+                   "configs/three_outlet_cepr.yaml --product pr_middle --plot draw.png",
+                   plot_help="write the middle product's purity and recovery against the draw stage")
+    drw.add_argument("--product", required=True, metavar="NAME", help="the side-draw product to place")
+    drw.add_argument("--phase", choices=("aqueous", "organic"), help="only this phase (default: both)")
+    drw.add_argument("--write", metavar="FILE", help="write the config with the chosen draw")
+    _targets_option(drw, required=False)
+    _parallel_options(drw)
     unc = _command(sub, "uncertainty", "Monte Carlo over the input distributions of the config's uncertainty "
                    "section: purity, recovery and cost percentiles, probability of meeting the targets",
                    "configs/prnd_p507_uncertain.yaml --samples 1000 --plot mc.png",
