@@ -195,3 +195,13 @@ def test_bad_flowsheet_from_the_cli_is_one_line_exit_2(tmp_path):
     path.write_text(yaml.safe_dump(_sheet(links=[{"from": "a.raffinate", "to": "b.organic"}])))
     done = subprocess.run([sys.executable, "-m", "sx_model", "run", str(path)], capture_output=True, text=True)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "links[0]" in done.stderr
+
+
+def test_a_flowsheet_naming_itself_is_refused_not_recursed(tmp_path):
+    path = tmp_path / "self.yaml"
+    path.write_text("cascades:\n  a: {config: self.yaml}\n")
+    done = subprocess.run([sys.executable, "-m", "sx_model", "validate", str(path)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "do not nest" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    with pytest.raises(sx_model.ConfigError):
+        sx_model.load_config({"cascades": {"a": {"config": {"cascades": {}}}}})

@@ -33,6 +33,7 @@ def read_flowsheet(data: Mapping, base_dir: str | None = None):
     """A flowsheet mapping -> :class:`~sx_model.flowsheet.Flowsheet` (ConfigError naming the key)."""
     from ..flowsheet import Flowsheet, Link, Node
     from . import load_config
+    from .files import read_yaml
 
     v.mapping(data, "")
     v.check_keys(data, "", TOP_KEYS, required=("cascades",))
@@ -56,8 +57,14 @@ def read_flowsheet(data: Mapping, base_dir: str | None = None):
                 if not os.path.isfile(path):
                     raise ConfigError(f"{key}.config", f"{source!r} is not a file; expected a cascade config "
                                                        "(relative to the flowsheet file)")
+                if is_flowsheet(read_yaml(path)):
+                    raise ConfigError(f"{key}.config", f"{source!r} is a flowsheet; expected a cascade config "
+                                                       "(flowsheets do not nest)")
                 cascade = load_config(path)
             elif isinstance(source, Mapping):
+                if is_flowsheet(source):
+                    raise ConfigError(f"{key}.config", "a flowsheet; expected a cascade config (flowsheets "
+                                                       "do not nest)")
                 cascade = load_config(source)
             else:
                 raise ConfigError(f"{key}.config", f"{source!r}; expected a config file name or a mapping")
