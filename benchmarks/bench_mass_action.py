@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import os
-import statistics
 import sys
 import time
 import warnings
@@ -26,6 +25,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import numpy as np  # noqa: E402
 
 import sx_model  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import median_time  # noqa: E402
 from sx_model.solvers.steady import newton_system  # noqa: E402
 
 SERIES = ["La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Y", "Er", "Tm", "Yb", "Lu", "Sc"]
@@ -67,16 +69,6 @@ def loop_config(components, extraction, scrub, strip, beta=1.6):
         "products": {"raffinate": {"key": list(components[:mid])},
                      "strip_liquor": {"key": list(components[mid:])}},
     }
-
-
-def median_time(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def run_case(config, repeats):
