@@ -447,3 +447,33 @@ def sequential_start(sheet: Flowsheet):
             return None
     return _Start(np.vstack([results[n.name].aqueous for n in sheet.nodes]),
                   np.vstack([results[n.name].organic for n in sheet.nodes]))
+
+
+def breakdown(cascade, flows, prods, reagent_info) -> dict | None:
+    """Per cascade of a joined flowsheet: its stages, the acid fed to it with its own liquors, the base
+    its saponified organic brings, and its products (purity, recovery); None for a plain cascade."""
+    model = cascade.model
+    if not isinstance(model, Composite):
+        return None
+    from .constants import PROTONS_PER_REE, SECONDS_PER_HOUR
+
+    out = {}
+    for part in model.parts:
+        rows = range(part.first, part.first + part.stages)
+        acid = sum(i.flow * max(i.acid, 0.0) for i in cascade.circuit.inlets
+                   if i.phase == AQUEOUS and i.stage in rows)
+        sapon = getattr(part.model, "saponification", 0.0)
+        if part.model.internal_count:
+            base = sapon * part.model.extractant * flows["organic"][part.first]
+        elif part.model.name == "separation_factor":
+            # the theory's fully saponified fresh solvent, 3 base per REE of capacity
+            base = PROTONS_PER_REE * part.model.capacity * part.solvent_inflow
+        else:
+            base = 0.0
+        out[part.name] = {
+            "stages": part.stages, "first_stage": part.first + 1,
+            "acid_fed_mol_per_h": acid * SECONDS_PER_HOUR,
+            "saponification_base_mol_per_h": base * SECONDS_PER_HOUR,
+            "products": {name.split(".", 1)[1]: {"purity": p.purity, "recovery": p.recovery}
+                         for name, p in prods.items() if name.startswith(part.name + ".")}}
+    return out

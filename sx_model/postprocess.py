@@ -70,6 +70,9 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
                             keyed_oxide, cascade.cost_parameters,
                             acid_kg_per_mol=info.get("acid_kg_per_mol", HCL))
     summary = metal_summary(cascade, flows, x, y, prods)
+    from .flowsheet import breakdown
+
+    by_cascade = breakdown(cascade, flows, prods, info)
     return SteadyResult(
         name=cascade.name, converged=True, iterations=int(iterations), method=method,
         residual_norm=float(residual_norm),
@@ -84,7 +87,7 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
         oxide_masses=dict(zip(comps, map(float, circuit.oxide_masses))),
         feed_stages=[(i.name, i.phase, i.stage + 1) for i in circuit.inlets
                      if i.name not in ("organic", "scrub", "strip")],
-        metal_summary=summary)
+        metal_summary=summary, cascades=by_cascade)
 
 
 def metal_summary(cascade, flows, x, y, prods) -> dict | None:

@@ -91,6 +91,15 @@ def steady_table(result, profile_rows: int = 12, units: str = "si") -> str:
                      f"{c.capital_installed:,.0f} USD; solvent inventory {c.solvent_inventory_m3:.3g} m^3")
         for item, value in c.items.items():
             lines.append(f"  {item:<20} {value:>14,.0f} USD/yr")
+    if result.cascades:
+        lines.append("")
+        lines.append("by cascade:")
+        for name, part in result.cascades.items():
+            shown = ", ".join(f"{k} {_pct(p['purity'])}" for k, p in part["products"].items()
+                              if p["purity"] is not None)
+            lines.append(f"  {name:<14} stages {part['first_stage']}-{part['first_stage'] + part['stages'] - 1}, "
+                         f"acid fed {part['acid_fed_mol_per_h']:.4g} mol/h, saponification base "
+                         f"{part['saponification_base_mol_per_h']:.4g} mol/h" + (f"; {shown}" if shown else ""))
     if result.warnings:
         lines.append("")
         lines += [f"warning: {w}" for w in result.warnings]

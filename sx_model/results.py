@@ -141,6 +141,7 @@ class SteadyResult:
     oxide_masses: dict = field(default_factory=dict)
     feed_stages: list = field(default_factory=list)
     metal_summary: dict | None = None
+    cascades: dict | None = None        # a flowsheet's breakdown by cascade (sx_model.flowsheet.breakdown)
 
     @property
     def stages(self) -> int:
@@ -186,6 +187,7 @@ class SteadyResult:
             "reagents": dict(self.reagents),
             "cost": None if self.cost is None else self.cost.to_dict(),
             **({"metal_summary": dict(self.metal_summary)} if self.metal_summary else {}),
+            **({"cascades": self.cascades} if self.cascades else {}),
         }
 
     def to_json(self, **kwargs) -> str:

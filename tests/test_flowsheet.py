@@ -205,3 +205,22 @@ def test_a_flowsheet_naming_itself_is_refused_not_recursed(tmp_path):
     assert done.returncode == 2 and "do not nest" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     with pytest.raises(sx_model.ConfigError):
         sx_model.load_config({"cascades": {"a": {"config": {"cascades": {}}}}})
+
+
+def test_reagents_are_broken_down_by_cascade():
+    sheet = {"name": "loop then La | Ce", "cascades": {"loop": {"config": LOOP}, "la_ce": {"config": LA_CE_MASS_ACTION}},
+             "links": [{"from": "loop.raffinate", "to": "la_ce.feed"}]}
+    cascade = sx_model.load_config(sheet)
+    result = sx_model.solve(cascade)
+    parts = result.to_dict()["cascades"]
+    assert set(parts) == {"loop", "la_ce"}
+    # acid: the cascade's own liquors (loop: feed 2 L/min x 0.01 + scrub 2 x 3.12 + strip 3 x 6 mol/L;
+    # la_ce: scrub 1 x 1.5 mol/L; its feed is the link), in mol/h
+    assert parts["loop"]["acid_fed_mol_per_h"] == pytest.approx(60 * (2 * 0.01 + 2 * 3.12 + 3 * 6.0), rel=1e-12)
+    assert parts["la_ce"]["acid_fed_mol_per_h"] == pytest.approx(60 * 1 * 1.5, rel=1e-12)
+    # base: saponification 0.32 of 1.5 mol/L P507 in the organic entering la_ce's first stage
+    organic = result.organic_flow[cascade.model.parts[1].first] * 60000.0       # L/min
+    assert parts["la_ce"]["saponification_base_mol_per_h"] == pytest.approx(60 * 0.32 * 1.5 * organic, rel=1e-12)
+    total = sum(p["saponification_base_mol_per_h"] for p in parts.values())
+    assert total == pytest.approx(result.reagents["base_mol_per_h"], rel=1e-12)
+    assert parts["la_ce"]["products"]["raffinate"]["purity"] == result.products["la_ce.raffinate"].purity
