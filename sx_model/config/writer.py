@@ -17,8 +17,9 @@ def to_config(cascade) -> dict:
     if circuit.layout_fixed:
         from ..errors import ConfigError
 
-        raise ConfigError("flowsheet", "a joined flowsheet is written as its flowsheet file and its cascades' "
-                                       "configs, not as one cascade config")
+        raise ConfigError("flowsheet", "a joined flowsheet has no single cascade config to write or edit; "
+                                       "vary inputs, sensitivities, windows and --write work on its cascades' "
+                                       "own configs")
     out = {"name": cascade.name, "components": list(circuit.components),
            "equilibrium": write_model(cascade.model),
            "sections": {s.name: _section(s) for s in circuit.sections},
