@@ -285,3 +285,27 @@ def test_new_chemistry_keys_survive_a_round_trip():
     a, b = sx_model.solve(cascade), sx_model.solve(again)
     np.testing.assert_allclose(a.aqueous, b.aqueous, rtol=1e-12)
     np.testing.assert_allclose(a.stage_data["ph"], b.stage_data["ph"], rtol=1e-12)
+
+
+def test_the_clegg_ka2_function_agrees_with_the_nbs_enthalpy_and_moves_the_ph():
+    """Clegg, Rard & Pitzer (1994) eq. 21 against the constant-enthalpy form from independent data:
+    log10 K_a2 at 25 C within 0.02 of -1.99, and its van 't Hoff slope at 25 C within 5 % of the NBS
+    -21.93 kJ/mol; a liquor at 50 C computed with it gives the hand-solved quadratic pH."""
+    from sx_model.equilibrium.media import Medium, clegg_log10_ka2
+
+    assert abs(float(clegg_log10_ka2(298.15)) + 1.99) < 0.02
+    h = 1e-3
+    slope = (clegg_log10_ka2(298.15 + h) - clegg_log10_ka2(298.15 - h)) / (1 / (298.15 + h) - 1 / (298.15 - h))
+    enthalpy = -slope * R * math.log(10)
+    assert abs(enthalpy / -21930.0 - 1) < 0.05
+    model = dict(INERT_SULFATE, medium={"name": "sulfate", "ka2": "clegg1994"})
+    config = _contact(model, {"concentration": {"Nd": "0.02 mol/L"}, "acid": "0.2 mol/L"}, temperature="50 degC")
+    _, result = _solve(config)
+    k = 10 ** float(clegg_log10_ka2(323.15))
+    assert math.isclose(result.stage_data["ph"][0], -math.log10(_h_sulfate(0.2, 0.13, k)), abs_tol=1e-9)
+    assert Medium("sulfate", ka2_function="clegg1994").ka2(323.15) < Medium("sulfate").ka2(323.15)
+    with pytest.raises(sx_model.ConfigError) as info:
+        sx_model.load_config(_contact(dict(INERT_SULFATE, medium={"name": "sulfate", "ka2": "clegg1994",
+                                                                  "log10_ka2": -2}),
+                                      {"concentration": {"Nd": "0.02 mol/L"}, "acid": "0.2 mol/L"}))
+    assert info.value.key == "equilibrium.medium.log10_ka2"

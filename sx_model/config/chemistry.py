@@ -13,7 +13,7 @@ import numpy as np
 
 from ..constants import BASES
 from ..errors import ConfigError
-from ..equilibrium.media import MEDIA, SULFATE_KA2, Medium
+from ..equilibrium.media import KA2_FUNCTIONS, MEDIA, SULFATE_KA2, Medium
 from . import checks as v
 
 #: Keys of ``equilibrium`` read here (besides each model's own constants).
@@ -21,7 +21,7 @@ COMMON_KEYS = frozenset({"system", "extractant", "medium", "stoichiometry", "ph_
                          "enthalpy", "reference_temperature", "ph_validity"})
 EXTRACTANT_KEYS = frozenset({"name", "concentration", "volume_percent", "molar_mass", "density",
                              "association", "saponification", "base", "max_load_per_volume_percent"})
-MEDIUM_KEYS = frozenset({"name", "log10_ka2", "enthalpy", "temperature"})
+MEDIUM_KEYS = frozenset({"name", "log10_ka2", "enthalpy", "temperature", "ka2"})
 ASSOCIATION = {"monomer": 1, "dimer": 2}
 #: Largest (HA)_k units per metal, slope or order accepted [-].
 MAX_ORDER = 12.0
@@ -43,11 +43,20 @@ def read_medium(mapping, key, system=None) -> Medium:
         raise ConfigError(v.join(sub, "name") if "medium" in mapping and not isinstance(mapping["medium"], str)
                           else sub, f"unknown medium {name!r}; expected one of {', '.join(MEDIA)}")
     if name != "sulfate":
-        for extra in ("log10_ka2", "enthalpy", "temperature"):
+        for extra in ("log10_ka2", "enthalpy", "temperature", "ka2"):
             if extra in body:
                 raise ConfigError(v.join(sub, extra), f"{extra} applies to the sulfate medium only "
                                                       f"(HSO4- dissociation); {name} is fully dissociated")
         return Medium(name)
+    function = body.get("ka2", "van_t_hoff")
+    if function not in KA2_FUNCTIONS:
+        raise ConfigError(v.join(sub, "ka2"), f"{function!r}; expected one of {', '.join(KA2_FUNCTIONS)}")
+    if function == "clegg1994":
+        given = [k for k in ("log10_ka2", "enthalpy", "temperature") if k in body]
+        if given:
+            raise ConfigError(v.join(sub, given[0]), "not used with ka2: clegg1994 (the function gives K_a2 at "
+                                                     "every temperature)")
+        return Medium("sulfate", ka2_function="clegg1994")
     log_k = v.number(body.get("log10_ka2", SULFATE_KA2["log10_k"]), v.join(sub, "log10_ka2"),
                      minimum=-6.0, maximum=2.0, what="log10 K_a2 of HSO4- in mol/L (-1.99 at 25 C)")
     enthalpy = SULFATE_KA2["enthalpy_j_per_mol"]
@@ -338,7 +347,9 @@ def write_common(model) -> dict:
     if model.density is not None:
         out["extractant"]["density"] = f"{model.density!r} kg/m**3"
     medium = model.medium
-    if medium.speciated:
+    if medium.speciated and medium.ka2_function == "clegg1994":
+        out["medium"] = {"name": medium.name, "ka2": "clegg1994"}
+    elif medium.speciated:
         out["medium"] = {"name": medium.name, "log10_ka2": medium.log10_ka2,
                          "enthalpy": f"{medium.ka2_enthalpy!r} J/mol",
                          "temperature": f"{medium.ka2_temperature!r} K"}
