@@ -231,13 +231,16 @@ class Composite(EquilibriumModel):
         return out
 
     def reagent_flows(self, params):
-        infos = [part.model.reagent_flows(p) for part, (p, _) in zip(self.parts, params)]
-        infos = [i for i in infos if i]
+        """The first part's reagent kinds with the base of all parts summed; ``parts`` holds each part's
+        own accounting (the breakdown by cascade reads it)."""
+        by_part = {part.name: part.model.reagent_flows(p) for part, (p, _) in zip(self.parts, params)}
+        infos = [i for i in by_part.values() if i]
         if not infos:
             return None
         out = dict(infos[0])
         out["base_mol_per_s"] = sum(i.get("base_mol_per_s", 0.0) for i in infos)
         out["proton_balance"] = all(i.get("proton_balance") for i in infos) and len(infos) == len(self.parts)
+        out["parts"] = by_part
         return out
 
     def operating_limits(self):
@@ -455,21 +458,15 @@ def breakdown(cascade, flows, prods, reagent_info) -> dict | None:
     model = cascade.model
     if not isinstance(model, Composite):
         return None
-    from .constants import PROTONS_PER_REE, SECONDS_PER_HOUR
+    from .constants import SECONDS_PER_HOUR
 
     out = {}
     for part in model.parts:
         rows = range(part.first, part.first + part.stages)
         acid = sum(i.flow * max(i.acid, 0.0) for i in cascade.circuit.inlets
                    if i.phase == AQUEOUS and i.stage in rows)
-        sapon = getattr(part.model, "saponification", 0.0)
-        if part.model.internal_count:
-            base = sapon * part.model.extractant * flows["organic"][part.first]
-        elif part.model.name == "separation_factor":
-            # the theory's fully saponified fresh solvent, 3 base per REE of capacity
-            base = PROTONS_PER_REE * part.model.capacity * part.solvent_inflow
-        else:
-            base = 0.0
+        own = ((reagent_info or {}).get("parts") or {}).get(part.name) or {}
+        base = own.get("base_mol_per_s", 0.0)          # the part's model's own accounting
         out[part.name] = {
             "stages": part.stages, "first_stage": part.first + 1,
             "acid_fed_mol_per_h": acid * SECONDS_PER_HOUR,
