@@ -7,8 +7,10 @@ mass_action closed loop of ``bench_mass_action.py``, at 100, 300 and 1000 stages
 - cold: ``sx_model.solve(cascade)``; warm: from the result of the same cascade with a 1 % smaller feed
   flow (one step of a sweep); both single runs after an untimed warm-up of the imports (the large cold
   solves take too long to repeat).
-- LU floor: median time of one ``scipy.sparse.linalg.splu`` (the solver's ordering) of the Jacobian at
-  the solution; "x LU" is the solve time in units of that floor.
+- LU floor: median time of one ``scipy.sparse.linalg.splu`` (natural column order, the best SuperLU
+  ordering here) of the Jacobian at the solution; "x LU" is the solve time in units of that floor. The
+  solver itself factors with LAPACK's banded LU plus a low-rank correction for recycles
+  (``sx_model/solvers/linalg.py``); that time is reported beside it ("band").
 
     python benchmarks/bench_scaling.py [--big] [--sizes 100,300] [--out FILE.json]
 """
@@ -27,18 +29,22 @@ sys.path.insert(0, os.path.dirname(__file__))
 import sx_model  # noqa: E402
 from bench_mass_action import SERIES, loop_config  # noqa: E402
 from run import neighbour, ree16  # noqa: E402
-from sx_model.solvers.steady import _factor, newton_system  # noqa: E402
+from sx_model.solvers.linalg import factor, superlu  # noqa: E402
+from sx_model.solvers.steady import newton_system  # noqa: E402
 
 
 def lu_floor(cascade, result, repeats=5):
     system, u = newton_system(cascade, initial=result)
     _, jac = system.residual(u)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        _factor(jac)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), jac.shape[0]
+    medians = []
+    for fn in (superlu, factor):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn(jac)
+            times.append(time.perf_counter() - start)
+        medians.append(statistics.median(times))
+    return medians[0], medians[1], jac.shape[0]
 
 
 def timed(fn):
@@ -62,7 +68,7 @@ def case(label, config):
     warm_s, warm, error = timed(lambda: sx_model.solve(cascade, initial=near))
     record.update(warm_s=warm_s, warm_method=warm.method if warm else None,
                   warm_iterations=warm.iterations if warm else None, warm_error=error)
-    record["lu_s"], record["unknowns"] = lu_floor(cascade, result)
+    record["lu_s"], record["band_s"], record["unknowns"] = lu_floor(cascade, result)
     return record
 
 
@@ -81,7 +87,7 @@ def main(argv=None):
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [100, 300, 1000] + ([3000] if args.big else [])
     sx_model.solve(sx_model.load_config(ree16(10, 10)))        # imports outside the timing
     records = []
-    print(f"{'case':<30} {'cold':>9} {'x LU':>7} {'method (iterations)':<44} {'warm':>9} {'x LU':>7} {'LU':>8}")
+    print(f"{'case':<30} {'cold':>9} {'x LU':>7} {'method (iterations)':<44} {'warm':>9} {'x LU':>7} {'LU':>8} {'band':>8}")
     for label, config in configs(sizes):
         r = case(label, config)
         records.append(r)
@@ -91,7 +97,7 @@ def main(argv=None):
         print(f"{label:<30} {cold:>9} {r['cold_s'] / lu if lu else float('nan'):>7.0f} "
               f"{str(r['cold_method']) + ' (' + str(r['cold_iterations']) + ')':<44} {warm:>9} "
               f"{r['warm_s'] / lu if lu and r.get('warm_s') else float('nan'):>7.1f} "
-              f"{1e3 * lu if lu else float('nan'):>6.1f}ms", flush=True)
+              f"{1e3 * lu if lu else float('nan'):>6.1f}ms {1e3 * r.get('band_s', float('nan')):>6.1f}ms", flush=True)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
             json.dump(records, handle, indent=2)

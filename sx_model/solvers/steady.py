@@ -51,6 +51,7 @@ from ..cascade import Cascade
 from ..circuit import AQUEOUS, ORGANIC
 from ..errors import ConfigError, ConvergenceError, IllPosedCascade
 from .equations import Network, make_system
+from .linalg import factor
 
 #: Scaled residual (max norm) at which Newton stops by default [-].
 TOLERANCE = 1e-12
@@ -128,9 +129,9 @@ class SteadyOptions:
 
 
 def _factor(jac):
-    # The stage-major ordering is already banded for a battery; SuperLU's natural column order keeps
-    # fill inside the band and is about twice as fast as COLAMD here (recycles add a few columns).
-    return spla.splu(jac, permc_spec="NATURAL")
+    # The stage-major ordering is banded for a battery: LAPACK's banded LU, with recycles and links as
+    # a low-rank correction; SuperLU where the structure does not suit it (see solvers/linalg.py).
+    return factor(jac)
 
 
 def _newton(system, u, *, max_iter=60, tol=TOLERANCE, options=None):
@@ -141,13 +142,14 @@ def _newton(system, u, *, max_iter=60, tol=TOLERANCE, options=None):
     """
     res, jac = system.residual(u)
     norm = np.max(np.abs(res))
-    best, forced = (u, res, norm), 0
+    best, forced, lu = (u, res, norm), 0, None
     for it in range(1, max_iter + 1):
         if norm < tol:
-            u, res = _polish(system, u, res, jac)
+            u, res = _polish(system, u, res, jac, lu)
             return u, res, it - 1, True
         try:
-            step = _factor(jac).solve(-res)
+            lu = _factor(jac)
+            step = lu.solve(-res)
         except RuntimeError:   # exactly singular Jacobian
             return u, res, it, False
         if not np.all(np.isfinite(step)):
@@ -227,10 +229,15 @@ def _pseudo_transient(system, u, *, max_iter=2000, tol=TOLERANCE, dt=1e-2, newto
     return u, res, max_iter + extra, False
 
 
-def _polish(system, u, res, jac):
-    """One extra Newton step from a converged point if it does not make things worse."""
+def _polish(system, u, res, jac, lu=None):
+    """One extra Newton step from a converged point if it does not make things worse.
+
+    With ``lu``, the factorisation of the Jacobian at the previous iterate (a chord step: at a
+    residual this small the two Jacobians give the same step to round-off, and a factorisation is
+    saved); otherwise ``jac`` is factored.
+    """
     try:
-        trial = np.maximum(u + _factor(jac).solve(-res), system.lower)
+        trial = np.maximum(u + (lu if lu is not None else _factor(jac)).solve(-res), system.lower)
     except RuntimeError:
         return u, res
     t_res, _ = system.residual(trial, with_jacobian=False)
