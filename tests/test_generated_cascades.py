@@ -168,9 +168,11 @@ def test_a_cascade_on_the_edge_is_reported_fast_as_not_determined():
     assert time.perf_counter() - start < TIME_LIMIT
     edge = info.value.diagnostics["edge"]
     assert edge["stages_moved"] >= 10 and edge["largest_change"] > 0.5
-    # the products are close on both sides (the front moves inside the cascade, not at its ends)
+    # the front moves inside the cascade by tens of stages while the products change only by what the
+    # balance moves between them: extra organic delta S carries delta S / f'_A of the other group
+    # (S / f'_A = 2.5 here), so within a few times the flow change
     for low, high in edge["purities"].values():
-        assert abs(low - high) < 1e-3
+        assert abs(low - high) < 5 * edge["flow_change"]
     assert "\n" not in str(info.value) and "material-balance edge" in str(info.value)
 
 
