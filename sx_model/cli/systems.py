@@ -17,7 +17,11 @@ def main(args) -> int:
         entry = {"name": system.name, "extractant": system.extractant, "ph_validity": list(system.ph_validity),
                  "log10_k": {el: system.log_k(el)[0] for el in cov["log_k"]},
                  "log10_k_tags": cov["tags"], "reference": cov["reference"],
-                 "ph_correlation": cov["ph_correlation"]}
+                 "ph_correlation": cov["ph_correlation"],
+                 "ph_slope": _basis(system.data.get("log_d_ph_slope")),
+                 "extractant_order": _basis(system.data.get("log_d_extractant_order"))}
+        if system.data.get("coverage_note"):
+            entry["coverage_note"] = system.data["coverage_note"]
         if args.system is not None:
             entry["log10_k_sources"] = {el: system.log_k(el)[1] for el in cov["log_k"]}
             entry["ph_correlation_entries"] = {el: system.ph_correlation(el)[0] for el in cov["ph_correlation"]}
@@ -38,9 +42,23 @@ def main(args) -> int:
               + "; ".join(f"{tag}: {' '.join(els)}" for tag, els in tags.items()))
         if entry["ph_correlation"]:
             print(f"  ph_correlation for: {' '.join(entry['ph_correlation'])}")
+        defaults = [f"{label} {b['value']:g} ({b['source']}, {b['tag']})"
+                    for label, b in (("pH slope", entry["ph_slope"]), ("extractant order", entry["extractant_order"]))
+                    if b is not None]
+        if defaults:
+            print(f"  default {'; '.join(defaults)}")
+        if args.system is not None and entry.get("coverage_note"):
+            print(f"  coverage: {entry['coverage_note']}")
         if args.system is not None:
             for el, value in entry["log10_k"].items():
                 print(f"    {el:<3} log10 K = {value:8.3f}   {entry['log10_k_sources'][el]}")
             for el, corr in entry["ph_correlation_entries"].items():
                 print(f"    {el:<3} log10 D = {corr['slope']:g} pH + {corr['intercept']:g}")
     return 0
+
+
+def _basis(raw):
+    """{value, source, tag} of a system's default slope or order entry, or None."""
+    if not raw:
+        return None
+    return {"value": float(raw["value"]), "source": raw.get("source"), "tag": raw.get("tag")}

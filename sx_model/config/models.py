@@ -224,8 +224,13 @@ def _read_mass_action(mapping, components, key, section_names, charges):
             log_k[comp], sources[comp] = value, "config"
     missing = [c for c in components if c not in log_k]
     if missing:
-        hint = (f"system {system.key!r} has no constant for it" if system is not None
-                else "give log10_k, separation_factors + reference, or a system")
+        if system is not None:
+            covered = " ".join(system.coverage()["log_k"]) or "none"
+            hint = (f"system {system.key!r} has no sourced constant for it (it covers {covered}); give "
+                    f"log10_k.{missing[0]} (e.g. fitted with `sx-model fit`) or separation_factors.{missing[0]} "
+                    f"on the system's scale (see `sx-model systems {system.key}`)")
+        else:
+            hint = "give log10_k, separation_factors + reference, or a system"
         raise ConfigError(f"{v.join(key, 'log10_k')}.{missing[0]}", f"log10 K missing for {missing[0]}; {hint}")
     common = chem.read_common(mapping, key, components, charges, system)
     kw = common["kwargs"]
