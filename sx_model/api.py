@@ -15,28 +15,42 @@ def _cascade(config):
     return config if isinstance(config, Cascade) else load_config(config)
 
 
-def design(config, targets, *, name=None, executor=None, robust=None):
+def design(config, targets, *, name=None, executor=None, robust=None, limits=None, decide=None,
+           strip_target=None):
     """Design on a Cascade, a config path or a mapping.
 
     ``targets`` as :class:`~sx_model.studies.problem.Targets` (separation-factor cascades: shortcut
     theory checked by simulation, :func:`sx_model.studies.design`), or a mapping product -> purity or
     (purity, recovery) for any model (stage counts and scrub acid by simulation,
-    :func:`sx_model.studies.general.design_by_simulation`)."""
+    :func:`sx_model.studies.general.design_by_simulation`, with its operating ``limits`` and further
+    decision variables ``decide``, e.g. ``["strip.acid", "feed.stage"]``, see
+    :mod:`sx_model.studies.decisions`)."""
     cascade = _cascade(config)
     if isinstance(targets, Mapping):
         from .studies.general import design_by_simulation
 
-        return design_by_simulation(cascade, _pairs(targets), executor=executor, robust=robust)
+        return design_by_simulation(cascade, _pairs(targets), executor=executor, robust=robust, limits=limits,
+                                    decide=decide, strip_target=strip_target)
+    _by_simulation_only(limits=limits, decide=decide, strip_target=strip_target)
     from .studies import design as run
 
     return run(cascade, targets, name=name, executor=executor, robust=robust)
+
+
+def _by_simulation_only(**given):
+    from .errors import ConfigError
+
+    for name, value in given.items():
+        if value is not None:
+            raise ConfigError(name, "applies to designs by simulation: give the targets as a mapping product -> "
+                                    "purity (any model), not as Targets (shortcut theory)")
 
 
 def _pairs(targets):
     return {k: (v if isinstance(v, tuple) else (v, None)) for k, v in targets.items()}
 
 
-def curve(config, targets, totals, *, executor=None):
+def curve(config, targets, totals, *, executor=None, limits=None, decide=None):
     """Best purities against total stage count on a Cascade, a config path or a mapping: with
     :class:`~sx_model.studies.problem.Targets`, :func:`sx_model.studies.curve` (separation factors);
     with a mapping product -> purity or (purity, recovery), any model
@@ -45,13 +59,16 @@ def curve(config, targets, totals, *, executor=None):
     if isinstance(targets, Mapping):
         from .studies.general import curve_by_simulation
 
-        return curve_by_simulation(cascade, _pairs(targets), totals, executor=executor)
+        return curve_by_simulation(cascade, _pairs(targets), totals, executor=executor, limits=limits,
+                                   decide=decide)
+    _by_simulation_only(limits=limits, decide=decide)
     from .studies import curve as run
 
     return run(cascade, targets, totals, executor=executor)
 
 
-def optimize(config, targets, *, max_stages=None, executor=None, robust=None):
+def optimize(config, targets, *, max_stages=None, executor=None, robust=None, limits=None, decide=None,
+             strip_target=None):
     """Cheapest design on a Cascade, a config path or a mapping: with
     :class:`~sx_model.studies.problem.Targets`, :func:`sx_model.studies.optimize` (separation factors,
     optionally robust); with a mapping product -> purity or (purity, recovery), any model
@@ -62,15 +79,18 @@ def optimize(config, targets, *, max_stages=None, executor=None, robust=None):
         from .studies.general import optimize_by_simulation
 
         return optimize_by_simulation(cascade, _pairs(targets), max_stages=max_stages, executor=executor,
-                                      robust=robust)
+                                      robust=robust, limits=limits, decide=decide, strip_target=strip_target)
+    _by_simulation_only(limits=limits, decide=decide, strip_target=strip_target)
     from .studies import optimize as run
 
     return run(cascade, targets, max_stages=max_stages, executor=executor, robust=robust)
 
 
-def pareto(config, targets, *, max_stages=None, executor=None, robust=None):
+def pareto(config, targets, *, max_stages=None, executor=None, robust=None, limits=None, decide=None,
+           strip_target=None):
     """:func:`sx_model.studies.pareto` on a Cascade, a config path or a mapping."""
-    return optimize(config, targets, max_stages=max_stages, executor=executor, robust=robust)
+    return optimize(config, targets, max_stages=max_stages, executor=executor, robust=robust, limits=limits,
+                    decide=decide, strip_target=strip_target)
 
 
 def operating_window(config, targets, inputs=None, *, span=0.2):

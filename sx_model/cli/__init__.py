@@ -93,6 +93,18 @@ def _limit_option(parser):
                              "and scrub stages, default none); repeat per limit")
 
 
+def _decide_option(parser, strip=True):
+    names = "scrub.acid, scrub.flow, organic.flow, saponification" + (", strip.acid, strip.flow" if strip else "")
+    parser.add_argument("--decide", action="append", metavar="NAME[=LOW:HIGH]",
+                        help="a further decision variable of a design by simulation (models other than "
+                             f"separation_factor): {names} or feed.stage, optionally with the range "
+                             "searched, e.g. strip.acid=0.5:6 mol/L (repeat per variable; see docs/theory.md)")
+    if strip:
+        parser.add_argument("--strip-target", type=float, metavar="FRACTION",
+                            help="fraction of the metal entering the strip section that it must strip "
+                                 "(default 0.999 when strip.acid or strip.flow is decided)")
+
+
 def _parallel_options(parser):
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="solve on N local processes (contiguous chunks, warm starts within each); "
@@ -126,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     _targets_option(des)
     _robust_option(des)
     _limit_option(des)
+    _decide_option(des)
     des.add_argument("--write", metavar="FILE", help="write the checked design as a YAML config")
     swp = _command(sub, "sweep", "solve a config over ranges of values",
                    f"{example} --vary sections.scrub.stages=10:60:5 --format csv",
@@ -140,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     crv.add_argument("--stages", required=True, metavar="SPEC", help="total stage counts, start:stop[:step]")
     _targets_option(crv, required=False)
     _limit_option(crv)
+    _decide_option(crv, strip=False)
     _parallel_options(crv)
     for name, summary, extra in (("optimize", "cheapest cascade (stages, reflux, flows) meeting the targets",
                                   " --write best.yaml"),
@@ -150,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
         _targets_option(opt, max_stages=True)
         _robust_option(opt)
         _limit_option(opt)
+        _decide_option(opt)
         _parallel_options(opt)
         if name == "optimize":
             opt.add_argument("--write", metavar="FILE", help="write the cheapest design as a YAML config")

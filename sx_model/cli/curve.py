@@ -45,11 +45,9 @@ def main(args) -> int:
 
         with executor(args, 25 * len(counts), warm=False) as pool:
             result = curve_by_simulation(cascade, output.target_pairs(args, cascade), counts, executor=pool,
-                                         limits=output.limits(args))
+                                         limits=output.limits(args), **output.decide(args))
     else:
-        if getattr(args, "limit", None):
-            raise ConfigError("--limit", "operating limits apply to curves by simulation (models other "
-                                         "than separation_factor)")
+        output.refuse_for_theory(args, "curves")
         with executor(args, solves, warm=False) as pool:
             result = curve(cascade, output.targets(args, cascade), counts, executor=pool)
     files = {"curve.json": output.dumps(result.to_dict()), "curve.csv": result.to_csv()}

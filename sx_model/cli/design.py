@@ -18,13 +18,9 @@ def main(args) -> int:
         from ..studies.general import design_by_simulation
 
         result = design_by_simulation(cascade, output.target_pairs(args, cascade), robust=output.robust(args),
-                                      limits=output.limits(args))
+                                      limits=output.limits(args), **output.decide(args))
     else:
-        if getattr(args, "limit", None):
-            from ..errors import ConfigError
-
-            raise ConfigError("--limit", "operating limits apply to designs by simulation (models other "
-                                         "than separation_factor, whose theory fixes the loading)")
+        output.refuse_for_theory(args, "designs")
         result = design(cascade, output.targets(args, cascade), robust=output.robust(args))
     text = result.to_yaml()
     files = {"design.json": output.dumps(result.to_dict()), "design.csv": result.to_csv(), "design.yaml": text}

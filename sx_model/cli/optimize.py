@@ -25,11 +25,10 @@ def main(args) -> int:
         with executor(args, 60 * len(FLOW_MULTIPLES), warm=False) as pool:
             result = optimize_by_simulation(cascade, output.target_pairs(args, cascade),
                                             max_stages=args.max_stages, executor=pool,
-                                            robust=output.robust(args), limits=output.limits(args))
+                                            robust=output.robust(args), limits=output.limits(args),
+                                            **output.decide(args))
     else:
-        if getattr(args, "limit", None):
-            raise ConfigError("--limit", "operating limits apply to designs by simulation (models other "
-                                         "than separation_factor)")
+        output.refuse_for_theory(args, "designs")
         result = optimize(cascade, output.targets(args, cascade), max_stages=args.max_stages,
                           robust=output.robust(args))
     files = {f"{name}.json": output.dumps(result.to_dict()), f"{name}.csv": result.to_csv()}

@@ -249,6 +249,26 @@ def limits(args) -> dict:
     return out
 
 
+def decide(args) -> dict:
+    """``--decide`` and ``--strip-target`` -> keyword arguments of the designs by simulation (checked
+    against the cascade there); {} when neither is given."""
+    out = {}
+    if getattr(args, "decide", None):
+        out["decide"] = list(args.decide)
+    if getattr(args, "strip_target", None) is not None:
+        out["strip_target"] = args.strip_target
+    return out
+
+
+def refuse_for_theory(args, command):
+    """Refuse the options of designs by simulation for a separation_factor cascade (shortcut theory)."""
+    for option, given in (("--limit", getattr(args, "limit", None)), ("--decide", getattr(args, "decide", None)),
+                          ("--strip-target", getattr(args, "strip_target", None))):
+        if given:
+            raise ConfigError(option, f"applies to {command} by simulation (models other than separation_factor, "
+                                      "whose theory sets the stages, the split and the flows)")
+
+
 def warn(messages):
     for message in messages:
         print(f"warning: {message}", file=sys.stderr)

@@ -66,6 +66,8 @@ class GeneralDesignResult:
     window: dict | None = None
     robust: dict = field(default_factory=dict)       # path -> relative margin the targets hold over
     limits: dict = field(default_factory=dict)       # operating limits kept (see operating_limits)
+    decisions: dict = field(default_factory=dict)    # what was chosen (Decisions.to_dict)
+    strip: dict = field(default_factory=dict)        # the strip liquor chosen (least_strip_acid), if any
 
     @property
     def config(self) -> dict:
@@ -78,8 +80,8 @@ class GeneralDesignResult:
                 "adjusted_input": {"path": self.adjust, "value": self.value, "unit": self.unit},
                 "stages": self.stages, "worst_margin": self.worst_margin, "products": self.products,
                 "converged": self.converged, "mass_balance_error": self.mass_balance_error,
-                "robust": self.robust, "limits": self.limits,
-                "history": self.history, "window": self.window}
+                "robust": self.robust, "limits": self.limits, "decisions": self.decisions,
+                "strip": self.strip, "history": self.history, "window": self.window}
 
     def to_csv(self):
         from ..results import tidy_csv
@@ -107,6 +109,10 @@ class GeneralDesignResult:
                  f"{self.adjust} = {self.value:.6g} {self.unit} (set for the largest worst margin, "
                  f"{self.worst_margin:+.3g})",
                  "operating limits kept: " + _limits_text(self.limits)]
+        if self.decisions and len(self.decisions.get("chosen", [])) > 1:
+            lines.append("chosen: " + ", ".join(self.decisions["chosen"]))
+        if self.strip:
+            lines.append(_strip_text(self.strip))
         if self.robust:
             lines.append("robust: the targets hold with " + ", ".join(
                 f"{k} within +-{100 * v:g} %" for k, v in self.robust.items()) + " (corners of the box checked)")
@@ -176,7 +182,9 @@ class AcidSearch:
     """Full solves of a cascade at chosen stage counts and one continuous input (default the scrub
     acid), remembered, with the input set for the largest worst margin to the targets."""
 
-    def __init__(self, cascade, targets, adjust=None, executor=None, robust=None, limits=None):
+    def __init__(self, cascade, targets, adjust=None, executor=None, robust=None, limits=None,
+                 decide=None, strip_target=None, optimize=False):
+        from .decisions import SPLIT, decisions
         from .design import check_robust
         from .sensitivity import continuous_inputs
 
@@ -187,6 +195,12 @@ class AcidSearch:
         if "extraction" not in sections or "scrub" not in sections:
             raise ConfigError("sections", "design by simulation adjusts an extraction and a scrub section; "
                                           f"this cascade has {', '.join(sections)}")
+        self.decisions = decisions(cascade, decide, strip_target=strip_target, optimize=optimize)
+        if self.decisions.split is not None:
+            if adjust is not None and adjust != self.decisions.split:
+                raise ConfigError("--decide", f"adjust={adjust!r} and the split decision "
+                                              f"{self.decisions.split!r} disagree; expected one of them")
+            adjust = self.decisions.split
         inlets = {i.name: i for i in cascade.circuit.inlets}
         if adjust is None:
             adjust = ("streams.scrub.acid" if "scrub" in inlets and inlets["scrub"].acid > 0
@@ -195,22 +209,42 @@ class AcidSearch:
         if nominal <= 0:
             raise ConfigError(adjust, f"{nominal:g} {unit}: design by simulation scales this input; expected "
                                       "a value above zero to start from")
+        self.bounds = self.decisions.split_range or (0.0, math.inf)
+        if adjust == SPLIT["saponification"]:
+            self.bounds = (self.bounds[0], min(self.bounds[1], 1.0))
+        nominal = min(max(nominal, self.bounds[0]), self.bounds[1])
         self.cascade, self.targets, self.adjust = cascade, targets, adjust
         self.nominal, self.unit, self._apply = nominal, unit, apply
         self.sections = sections
         self.executor = executor or SerialExecutor()
         self.solves = 0
         self.memo = {}
+        # settings of the strip inputs applied on top of the cascade (path -> SI value), see set_strip
+        self.strip = {}
+        self._strip_apply = {}
+        for path in self.decisions.strip:
+            (_, [(_, strip_unit)], [strip_apply]) = continuous_inputs(cascade, [path])
+            self._strip_apply[path] = (strip_apply, strip_unit)
+
+    def set_strip(self, settings: dict):
+        """Apply these strip inputs (config path -> value [SI]) to every cascade evaluated from now on."""
+        self.strip = dict(settings)
 
     def apply(self, stages, value):
-        """The cascade at ``stages`` with the adjusted input at ``value`` [SI]."""
-        return self._apply(self.cascade.replace(stages=stages),
-                           f"{value!r} {self.unit}" if self.unit else value)
+        """The cascade at ``stages`` with the adjusted input at ``value`` [SI] (and the strip settings)."""
+        edited = self.cascade.replace(stages=stages)
+        for path, x in sorted(self.strip.items()):
+            apply, unit = self._strip_apply[path]
+            edited = apply(edited, f"{x!r} {unit}" if unit else x)
+        return self._apply(edited, f"{value!r} {self.unit}" if self.unit else value)
 
     def evaluate(self, stages, value):
         """(worst margin, result or None) at ``stages`` and ``value`` (-inf where it fails)."""
-        key = (tuple(sorted(stages.items())), round(value, 12))
+        key = (tuple(sorted(stages.items())), round(value, 12), tuple(sorted(self.strip.items())))
         if key in self.memo:
+            return self.memo[key]
+        if not self.bounds[0] <= value <= self.bounds[1]:
+            self.memo[key] = (-math.inf, None)         # outside the decision's range: not tried
             return self.memo[key]
         self.solves += 1
         try:
@@ -223,6 +257,10 @@ class AcidSearch:
             self.memo[key] = (-math.inf, None)
             return self.memo[key]
         score = margin(outcome, self.targets)
+        if self.decisions.strip_target is not None:
+            from .decisions import stripped_fraction
+
+            score = min(score, stripped_fraction(outcome, edited) - self.decisions.strip_target)
         violation = limit_violation(outcome, edited, self.limits)
         if violation > 0:
             # outside an operating limit: infeasible, and the less outside the better
@@ -243,7 +281,9 @@ class AcidSearch:
         """(value, worst margin, result) with the input set for the largest worst margin: a scan of
         ``factors`` x ``centre``, then golden-section search around the best point. With ``enough``,
         the search stops at the first value whose worst margin reaches it (a feasibility check)."""
-        grid = [centre * f for f in sorted(factors, key=lambda f: abs(f - 1.0))]
+        low, high = self.bounds
+        grid = list(dict.fromkeys(min(max(centre * f, low), high)
+                                  for f in sorted(factors, key=lambda f: abs(f - 1.0))))
         scores = []
         for v in grid:
             scores.append(self.evaluate(stages, v)[0])
@@ -273,9 +313,14 @@ class AcidSearch:
 
 
 def design_by_simulation(cascade, targets: dict, *, adjust: str | None = None, executor=None,
-                         max_stages: int | None = None, robust=None, limits=None) -> GeneralDesignResult:
+                         max_stages: int | None = None, robust=None, limits=None, decide=None,
+                         strip_target=None) -> GeneralDesignResult:
     """Stage counts (extraction and scrub) and ``adjust`` (default: the scrub acid) that meet
     ``targets`` (product -> (purity, recovery or None)) for any model; see the module docstring.
+
+    ``decide`` names further decision variables (:mod:`sx_model.studies.decisions`: the split input
+    instead of ``adjust``, ``strip.acid`` / ``strip.flow`` for the least strip acid meeting
+    ``strip_target``, ``feed.stage`` to move stages between extraction and scrub at a fixed total).
 
     With ``robust`` (dotted config path -> relative margin) every setting must meet the targets at the
     corners of that box of inputs too; ``limits`` (see :func:`operating_limits`) are kept throughout:
@@ -283,7 +328,8 @@ def design_by_simulation(cascade, targets: dict, *, adjust: str | None = None, e
 
     Raises InfeasibleDesign when the targets stay out of reach (stage limit or rounds)."""
     start = time.perf_counter()
-    search = AcidSearch(cascade, targets, adjust, executor, robust=robust, limits=limits)
+    search = AcidSearch(cascade, targets, adjust, executor, robust=robust, limits=limits, decide=decide,
+                        strip_target=strip_target)
     sections, adjust, unit = search.sections, search.adjust, search.unit
     most = min(MAX_SECTION_STAGES, max_stages or MAX_SECTION_STAGES)
     # which section purifies which product
@@ -336,12 +382,22 @@ def design_by_simulation(cascade, targets: dict, *, adjust: str | None = None, e
                 good, stages, value, score, result = mid, trial, t_value, t_score, t_result
             else:
                 bad = mid
+    if search.decisions.feed_stage:
+        # the feed stage: stages moved between the sections at a fixed total, fewer in all while some
+        # split of the smaller total still meets the targets
+        stages, value, score, result = fewest_total_with_feed(search, stages, value, score, result, history)
     # the input at the final stage counts set for the largest worst margin (the bisection only asked
     # whether some setting meets the targets)
     f_value, f_score, f_result = best_setting(stages, value, NARROW)
     if f_result is not None and f_score >= score:
         value, score, result = f_value, f_score, f_result
     history.append({**{f"{k}_stages": v for k, v in stages.items()}, "value": value, "worst_margin": score})
+    strip = {}
+    if search.decisions.strip:
+        strip = least_strip_acid(search, stages, value)
+        score, result = search.evaluate(stages, value)
+        history.append({**{f"{k}_stages": v for k, v in stages.items()}, "value": value, "worst_margin": score,
+                        **{k: v for k, v in strip.items() if k.startswith("streams.")}})
     final = search.apply(stages, value)
     from .design import cliff_report
 
@@ -354,7 +410,169 @@ def design_by_simulation(cascade, targets: dict, *, adjust: str | None = None, e
         products={k: {"purity": p.purity, "recovery": p.recovery} for k, p in result.products.items() if p.key},
         converged=bool(result.converged), mass_balance_error=float(result.mass_balance_error),
         solves=search.solves, elapsed_s=time.perf_counter() - start, cascade=final, history=history,
-        window=window, robust=dict(search.robust), limits=dict(search.limits))
+        window=window, robust=dict(search.robust), limits=dict(search.limits),
+        decisions=search.decisions.to_dict(), strip=strip)
+
+
+def _feed_split(search, total, n, value, enough=None):
+    """(value, worst margin, result) at ``n`` extraction stages of ``total`` (the split input re-set)."""
+    return search.best_setting({"extraction": n, "scrub": total - n}, value, NARROW, enough=enough)
+
+
+def best_feed(search, total, n0, value, enough=None):
+    """The feed stage at a fixed ``total``: a climb over the extraction stage count n (1..total-1) from
+    ``n0`` towards the larger worst margin, the split input re-set at each n. Returns (n, value, worst
+    margin, result); with ``enough``, stops at the first n whose worst margin reaches it."""
+    n0 = min(max(1, n0), total - 1)
+    tried = {}
+
+    def at(n, centre):
+        if n not in tried:
+            tried[n] = _feed_split(search, total, n, centre, enough)
+        return tried[n]
+
+    best_n, best = n0, at(n0, value)
+    if enough is not None and best[1] >= enough:
+        return best_n, *best
+    for step in (1, -1):
+        n = best_n
+        while 1 <= n + step <= total - 1:
+            candidate = at(n + step, best[0])
+            if candidate[1] > best[1]:
+                n, best_n, best = n + step, n + step, candidate
+                if enough is not None and best[1] >= enough:
+                    return best_n, *best
+            else:
+                break
+        if best_n != n0:
+            break                     # climbed one way: the other side of n0 was worse already
+    return best_n, *best
+
+
+def fewest_total_with_feed(search, stages, value, score, result, history):
+    """From stage counts that meet the targets: the feed stage at their total set for the largest worst
+    margin, then one stage fewer in all (its feed stage searched) while the targets are still met."""
+    total, n = stages["extraction"] + stages["scrub"], stages["extraction"]
+    while total > 2:
+        trial = total - 1
+        t_n, t_value, t_score, t_result = best_feed(search, trial, round(n * trial / total), value, enough=0.0)
+        history.append({"extraction_stages": t_n, "scrub_stages": trial - t_n, "value": t_value,
+                        "worst_margin": t_score})
+        if t_result is None or t_score < 0:
+            break
+        total, n, value, score, result = trial, t_n, t_value, t_score, t_result
+    b_n, b_value, b_score, b_result = best_feed(search, total, n, value)
+    if b_result is not None and b_score >= score:
+        n, value, score, result = b_n, b_value, b_score, b_result
+    history.append({"extraction_stages": n, "scrub_stages": total - n, "value": value, "worst_margin": score})
+    return {"extraction": n, "scrub": total - n}, value, score, result
+
+
+#: Relative width to which a strip search narrows an input [-].
+STRIP_TOLERANCE = 1e-3
+#: Strip flows tried (log-spaced over the range) before the golden-section search, when both the strip
+#: acid and flow are chosen [-].
+STRIP_FLOWS = 5
+STRIP_GOLDEN_STEPS = 6
+
+
+def least_strip_acid(search, stages, value) -> dict:
+    """The strip inputs of ``search.decisions`` set for the least acid fed with the strip liquor (flow x
+    acid) at which the targets, the strip target and the limits all still hold, the other inputs fixed
+    at ``stages`` and ``value``: with one input chosen, a bisection on it (more acid, or more liquor of
+    the same acid, strips more); with both, the least acid at each of :data:`STRIP_FLOWS` flows across
+    the range, then a golden-section search on the flow. The search starts above the stoichiometric
+    acid of the metal entering the strip section and keeps the strip flow within the O/A limit. Sets
+    the inputs on ``search`` and returns a record of the choice; where no setting in the ranges holds,
+    the config's strip liquor is kept (``met_in_range`` False)."""
+    from .sensitivity import _input_value
+
+    acid_path, flow_path = "streams.strip.acid", "streams.strip.flow"
+    search.set_strip({})
+    base = {p: _input_value(search.cascade, p)[0] for p in (acid_path, flow_path)}
+    ranges = dict(search.decisions.strip)
+    start = search.solves
+    _, now = search.evaluate(stages, value)
+    strip = search.apply(stages, value).circuit.section("strip")
+    # Acid below the stoichiometric need of the metal the organic brings into the strip section cannot
+    # strip the target fraction of it (less stripping only brings more metal round the loop), so it is
+    # not tried: below it the loop has no steady state and a solve fails slowly.
+    charges = getattr(search.cascade.model, "charges", None)
+    charges = np.full(now.organic.shape[1], 3.0) if charges is None else np.asarray(charges, float)
+    need = search.decisions.strip_target * float(now.organic[strip.first - 1] @ charges) \
+        * float(now.organic_flow[strip.first - 1])
+    # the strip flow kept within the O/A limit of the strip section
+    if flow_path in ranges and search.limits.get("oa") is not None:
+        organic = float(now.organic_flow[strip.first])
+        low, high = ranges[flow_path]
+        ranges[flow_path] = (max(low, organic / search.limits["oa"][1]), min(high, organic / search.limits["oa"][0]))
+
+    def holds(settings):
+        search.set_strip(settings)
+        return search.evaluate(stages, value)[0] >= 0
+
+    def least(path, fixed):
+        """Smallest value of ``path`` in its range that holds (bisection in log), or None."""
+        other = fixed.get(flow_path if path == acid_path else acid_path,
+                          base[flow_path if path == acid_path else acid_path])
+        low, high = ranges[path]
+        low = max(low, need / other)
+        if not low < high or not holds({**fixed, path: high}):
+            return None
+        while high / low > 1 + STRIP_TOLERANCE:
+            mid = math.sqrt(low * high)
+            if holds({**fixed, path: mid}):
+                high = mid
+            else:
+                low = mid
+        return high
+
+    chosen = None
+    if flow_path not in ranges:                 # the acid at the config's flow
+        acid = least(acid_path, {})
+        chosen = None if acid is None else {acid_path: acid}
+    elif acid_path not in ranges:               # the flow at the config's acid
+        flow = least(flow_path, {})
+        chosen = None if flow is None else {flow_path: flow}
+    else:                                       # both: the least acid at each flow, then the flow
+        def rate(log_flow):
+            flow = math.exp(log_flow)
+            acid = least(acid_path, {flow_path: flow})
+            return (math.inf, None) if acid is None else (flow * acid, {flow_path: flow, acid_path: acid})
+
+        low, high = (math.log(x) for x in ranges[flow_path])
+        grid = [low + (high - low) * k / (STRIP_FLOWS - 1) for k in range(STRIP_FLOWS)]
+        rates = [rate(x) for x in grid]
+        k = min(range(len(grid)), key=lambda i: rates[i][0])
+        if math.isfinite(rates[k][0]):
+            lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+            ratio = (math.sqrt(5) - 1) / 2
+            a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+            fa, fb = rate(a), rate(b)
+            best = min([rates[k], fa, fb], key=lambda r: r[0])
+            for _ in range(STRIP_GOLDEN_STEPS):
+                if fa[0] <= fb[0]:
+                    hi, b, fb = b, a, fa
+                    a = hi - ratio * (hi - lo)
+                    fa = rate(a)
+                else:
+                    lo, a, fa = a, b, fb
+                    b = lo + ratio * (hi - lo)
+                    fb = rate(b)
+                best = min([best, fa, fb], key=lambda r: r[0])
+            chosen = best[1]
+    met = chosen is not None
+    search.set_strip(chosen if met else {})
+    settings = {**base, **(chosen or {})}
+    score, result = search.evaluate(stages, value)
+    from .decisions import stripped_fraction
+
+    fraction = stripped_fraction(result, search.apply(stages, value)) if result is not None else math.nan
+    return {acid_path: settings[acid_path], flow_path: settings[flow_path],
+            "acid_mol_per_s": settings[acid_path] * settings[flow_path],
+            "config_acid_mol_per_s": base[acid_path] * base[flow_path],
+            "stripped_fraction": fraction, "strip_target": search.decisions.strip_target,
+            "met_in_range": met, "solves": search.solves - start}
 
 
 # -- cost-optimal designs and curves for any model ---------------------------------------------------
@@ -382,6 +600,7 @@ class GeneralCandidate:
     recoveries: dict
     solves: int
     note: str = ""
+    strip: dict = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -392,7 +611,7 @@ class GeneralCandidate:
                 "met": self.met, "stages": self.stages, "total_stages": self.total,
                 "adjusted_input": self.value, "usd_per_kg": self.usd_per_kg,
                 "usd_per_year": self.usd_per_year, "purity": self.purities, "recovery": self.recoveries,
-                "solves": self.solves, "note": self.note}
+                "solves": self.solves, "note": self.note, "strip": self.strip}
 
 
 @dataclass
@@ -415,6 +634,7 @@ class GeneralOptimizeResult:
     at_grid_end: bool = False     # the cheapest design is at an end of the (extended) flow grid
     robust: dict = field(default_factory=dict)
     limits: dict = field(default_factory=dict)
+    decisions: dict = field(default_factory=dict)
 
     @property
     def config(self) -> dict:
@@ -423,6 +643,7 @@ class GeneralOptimizeResult:
     def to_dict(self):
         return {"name": self.name, "model": self.model, "adjusted_input": self.adjust, "unit": self.unit,
                 "cheapest_at_grid_end": self.at_grid_end, "robust": self.robust, "limits": self.limits,
+                "decisions": self.decisions,
                 "targets": {k: {"purity": p, "recovery": r} for k, (p, r) in self.targets.items()},
                 "best": self.best.to_dict(), "candidates": [c.to_dict() for c in self.candidates],
                 "pareto_front": [c.to_dict() for c in self.front], "solves": self.solves,
@@ -456,6 +677,10 @@ class GeneralOptimizeResult:
                  + ("; robust over " + ", ".join(f"{k} +-{100 * v:g} %" for k, v in self.robust.items())
                     if self.robust else ""),
                  f"{'flow x':>7} {'stages':>7} {'USD/kg':>9}  purities"]
+        if b.strip:
+            lines.insert(2, _strip_text(b.strip))
+        if len(self.decisions.get("chosen", [])) > 1:
+            lines.insert(2, "chosen at each organic flow: " + ", ".join(self.decisions["chosen"]))
         for c in self.candidates:
             mark = " *" if c is b else ("  (front)" if c in self.front else "")
             if c.met:
@@ -477,6 +702,17 @@ class GeneralOptimizeResult:
         return plot_general_pareto(self, path=path)
 
 
+def _strip_text(strip):
+    """One line on the strip liquor chosen by :func:`least_strip_acid`."""
+    if not strip.get("met_in_range"):
+        return ("strip liquor: no setting in the searched range meets the targets and the strip target; "
+                "the config's is kept")
+    return (f"strip liquor: {strip['streams.strip.flow'] * 60000:.4g} L/min of {strip['streams.strip.acid'] / 1000:.4g}"
+            f" mol/L acid, {strip['acid_mol_per_s'] * 60:.4g} mol/min (config: "
+            f"{strip['config_acid_mol_per_s'] * 60:.4g}); strips {strip['stripped_fraction']:.6f} of the "
+            f"loaded metal (target {strip['strip_target']:g})")
+
+
 def _limits_text(limits):
     parts = []
     if limits.get("loading") is not None:
@@ -488,7 +724,8 @@ def _limits_text(limits):
     return ", ".join(parts) or "none"
 
 
-def _design_point(cascade, targets, max_stages, multiple, robust=None, limits=None):
+def _design_point(cascade, targets, max_stages, multiple, robust=None, limits=None, decide=None,
+                  strip_target=None):
     """One grid point of :func:`optimize_by_simulation` (module level: runs in worker processes)."""
     from ..errors import ConvergenceError
     from .sensitivity import continuous_inputs
@@ -496,7 +733,8 @@ def _design_point(cascade, targets, max_stages, multiple, robust=None, limits=No
     _, [(flow, unit)], [apply] = continuous_inputs(cascade, ["streams.organic.flow"])
     edited = apply(cascade, f"{flow * multiple!r} {unit}")
     try:
-        design = design_by_simulation(edited, targets, max_stages=max_stages, robust=robust, limits=limits)
+        design = design_by_simulation(edited, targets, max_stages=max_stages, robust=robust, limits=limits,
+                                      decide=decide, strip_target=strip_target)
     except (InfeasibleDesign, ConfigError) as exc:
         return GeneralCandidate(multiple, flow * multiple, False, {}, math.nan, math.inf, math.inf, {}, {}, 0,
                                 note=str(exc)), None
@@ -513,13 +751,14 @@ def _design_point(cascade, targets, max_stages, multiple, robust=None, limits=No
                             result.cost.per_kg_product if met else math.inf,
                             result.cost.total_per_year if met else math.inf,
                             {k: p.purity for k, p in keyed.items()}, {k: p.recovery for k, p in keyed.items()},
-                            design.solves + 1, note="" if met else "targets missed on re-solve"), \
+                            design.solves + 1, note="" if met else "targets missed on re-solve",
+                            strip=design.strip), \
         (design.cascade, result)
 
 
 def optimize_by_simulation(cascade, targets: dict, *, multiples=FLOW_MULTIPLES, executor=None,
                            max_stages: int | None = None, extensions: int = GRID_EXTENSIONS,
-                           robust=None, limits=None) -> GeneralOptimizeResult:
+                           robust=None, limits=None, decide=None, strip_target=None) -> GeneralOptimizeResult:
     """Cheapest design of any model (stage counts, organic flow, scrub acid) meeting ``targets``.
 
     For each organic flow on a grid (``multiples`` of the config's), :func:`design_by_simulation` finds
@@ -529,17 +768,20 @@ def optimize_by_simulation(cascade, targets: dict, *, multiples=FLOW_MULTIPLES, 
     grid traces that trade-off (the Pareto front of cost against stage count) and the cheapest point is
     returned; where it lies at an end of the grid, the grid is extended past that end (by a factor
     0.85, up to 4 times) while designs get cheaper. Grid points are independent designs and run in
-    parallel through ``executor.run``.
+    parallel through ``executor.run``. ``decide`` and ``strip_target`` are passed to every design
+    (:mod:`sx_model.studies.decisions`; a saponification named there is chosen afresh at each flow).
     Raises InfeasibleDesign when no grid point meets the targets."""
     from ..cost import default_parameters
 
     start = time.perf_counter()
-    search = AcidSearch(cascade, targets, robust=robust, limits=limits)     # a design's checks, first
+    search = AcidSearch(cascade, targets, robust=robust, limits=limits, decide=decide,   # a design's checks,
+                        strip_target=strip_target, optimize=True)                       # first
+    decide = search.decisions
     if cascade.cost_parameters is None:
         cascade = cascade.replace(cost_parameters=default_parameters())
     executor = executor or SerialExecutor()
     multiples = sorted(float(m) for m in multiples)
-    points = executor.run(_design_point, [(cascade, targets, max_stages, m, robust, limits) for m in multiples])
+    points = executor.run(_design_point, [(cascade, targets, max_stages, m, robust, limits, decide) for m in multiples])
     # the cheapest at an end of the grid: extend the grid past that end while it gets cheaper
     for _ in range(extensions):
         good = [c for c, _ in points if c.met]
@@ -549,10 +791,10 @@ def optimize_by_simulation(cascade, targets: dict, *, multiples=FLOW_MULTIPLES, 
         ends = [points[0][0], points[-1][0]]
         if best is ends[0]:
             new = best.multiple * EXTEND_FACTOR
-            points = executor.run(_design_point, [(cascade, targets, max_stages, new, robust, limits)]) + points
+            points = executor.run(_design_point, [(cascade, targets, max_stages, new, robust, limits, decide)]) + points
         elif best is ends[1]:
             new = best.multiple / EXTEND_FACTOR
-            points = points + executor.run(_design_point, [(cascade, targets, max_stages, new, robust, limits)])
+            points = points + executor.run(_design_point, [(cascade, targets, max_stages, new, robust, limits, decide)])
         else:
             break
     candidates = [c for c, _ in points]
@@ -572,7 +814,8 @@ def optimize_by_simulation(cascade, targets: dict, *, multiples=FLOW_MULTIPLES, 
         unit=search.unit, best=best, candidates=candidates, front=front, cascade=best_cascade,
         solves=sum(c.solves for c in candidates), elapsed_s=time.perf_counter() - start,
         converged=bool(best_result.converged), mass_balance_error=float(best_result.mass_balance_error),
-        at_grid_end=at_end, robust=dict(search.robust), limits=dict(search.limits))
+        at_grid_end=at_end, robust=dict(search.robust), limits=dict(search.limits),
+        decisions=search.decisions.to_dict())
 
 
 @dataclass
@@ -595,10 +838,11 @@ class GeneralCurveResult:
     targets: dict
     solves: int
     elapsed_s: float
+    feed_stage: bool = False      # the split of each total searched (else the config's proportion)
 
     def to_dict(self):
         return {"name": self.name, "model": self.model, "adjusted_input": self.adjust, "unit": self.unit,
-                "total_stages": self.total_stages, "extraction_stages": self.extraction_stages,
+                "feed_stage_searched": self.feed_stage, "total_stages": self.total_stages, "extraction_stages": self.extraction_stages,
                 "scrub_stages": self.scrub_stages, "adjusted_values": self.values, "purity": self.purities,
                 "recovery": self.recoveries, "meets_targets": self.meets, "worst_margin": self.worst_margins,
                 "targets": self.targets, "solves": self.solves, "elapsed_s": self.elapsed_s}
@@ -618,8 +862,8 @@ class GeneralCurveResult:
 
     def table(self):
         names = list(self.purities)
-        lines = [f"{self.name}: purity against total stage count ({self.model} model; split in the config's "
-                 f"proportion, {self.adjust} set for the largest worst margin at each count; {self.solves} "
+        split = "best split (feed stage)" if self.feed_stage else "split in the config's proportion"
+        lines = [f"{self.name}: purity against total stage count ({self.model} model; {split}, {self.adjust} set for the largest worst margin at each count; {self.solves} "
                  f"solves, {self.elapsed_s:.1f} s)",
                  f"{'N':>5} {'n':>5} {'m':>5} {self.unit or '-':>12} " + " ".join(f"{k + ' purity':>22}" for k in names)
                  + "  meets"]
@@ -635,31 +879,42 @@ class GeneralCurveResult:
         return plot_curve(self, path=path)
 
 
-def _curve_point(cascade, targets, stages, centre, limits=None):
-    """One total stage count of :func:`curve_by_simulation` (module level: runs in worker processes)."""
-    search = AcidSearch(cascade, targets, limits=limits)
+def _curve_point(cascade, targets, stages, centre, limits=None, decide=None):
+    """One total stage count of :func:`curve_by_simulation` (module level: runs in worker processes):
+    (value, worst margin, result, solves, stages)."""
+    search = AcidSearch(cascade, targets, limits=limits, decide=decide)
     value, score, result = search.best_setting(stages, centre, WIDE)
-    return value, score, result, search.solves
+    if search.decisions.feed_stage:
+        total = stages["extraction"] + stages["scrub"]
+        n, value, score, result = best_feed(search, total, stages["extraction"], value)
+        stages = {"extraction": n, "scrub": total - n}
+    return value, score, result, search.solves, stages
 
 
-def curve_by_simulation(cascade, targets: dict, totals, *, executor=None, limits=None) -> GeneralCurveResult:
+def curve_by_simulation(cascade, targets: dict, totals, *, executor=None, limits=None,
+                        decide=None) -> GeneralCurveResult:
     """Best purities at each total stage count in ``totals`` for any model: the extraction/scrub split in
-    the config's proportion (at least one stage each), the scrub acid (or organic flow, see
-    :class:`AcidSearch`) set for the largest worst margin to ``targets``. Counts are independent and run
-    in parallel through ``executor.run``."""
+    the config's proportion (at least one stage each; with ``feed.stage`` in ``decide``, the split with
+    the largest worst margin, see :func:`best_feed`), the split input (the scrub acid, or organic flow,
+    or the one named in ``decide``) set for the largest worst margin to ``targets``. Counts are
+    independent and run in parallel through ``executor.run``."""
     start = time.perf_counter()
-    search = AcidSearch(cascade, targets, limits=limits)
+    search = AcidSearch(cascade, targets, limits=limits, decide=decide)
+    if search.decisions.strip:
+        raise ConfigError("--decide", "a curve sets no strip liquor; expected the split input or feed.stage")
+    decide = search.decisions
     n0, m0 = search.sections["extraction"], search.sections["scrub"]
     splits = []
     for total in totals:
         n = min(max(1, round(total * n0 / (n0 + m0))), total - 1)
         splits.append({"extraction": n, "scrub": total - n})
     executor = executor or SerialExecutor()
-    points = executor.run(_curve_point, [(cascade, targets, s, search.nominal, limits) for s in splits])
+    points = executor.run(_curve_point, [(cascade, targets, s, search.nominal, limits, decide) for s in splits])
+    splits = [p[4] for p in points]
     names = [p for p in targets]
     purities = {k: [] for k in names}
     recoveries = {k: [] for k in names}
-    for value, score, result, _ in points:
+    for value, score, result, *_ in points:
         for k in names:
             purities[k].append(result.products[k].purity if result is not None else math.nan)
             recoveries[k].append(result.products[k].recovery if result is not None else math.nan)
@@ -670,4 +925,5 @@ def curve_by_simulation(cascade, targets: dict, totals, *, executor=None, limits
         recoveries=recoveries, meets=[p[2] is not None and p[1] >= 0 for p in points],
         worst_margins=[p[1] for p in points],
         targets={k: {"purity": p, "recovery": r} for k, (p, r) in targets.items()},
-        solves=sum(p[3] for p in points), elapsed_s=time.perf_counter() - start)
+        solves=sum(p[3] for p in points), elapsed_s=time.perf_counter() - start,
+        feed_stage=search.decisions.feed_stage)
