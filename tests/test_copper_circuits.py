@@ -1,0 +1,157 @@
+"""Copper circuits beyond a plain battery: the series-parallel plant (a flowsheet whose organic loop
+is closed through links), checked against an independent torn iteration and by its balances."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+import sx_model
+from conftest import ROOT
+
+M_CU = 63.546          # g/mol (IUPAC)
+SERIES_PARALLEL = ROOT / "configs" / "flowsheets" / "copper_series_parallel.yaml"
+SHEET = yaml.safe_load(SERIES_PARALLEL.read_text())
+
+
+@pytest.fixture(scope="module")
+def plant():
+    cascade = sx_model.load_config(SERIES_PARALLEL)
+    return cascade, sx_model.solve(cascade)
+
+
+def _inlet(cascade, name):
+    return next(i for i in cascade.circuit.inlets if i.name == name)
+
+
+def test_series_parallel_equals_the_torn_loop():
+    """Reference: the two cascades solved alone, the stripped organic torn and passed round the loop by
+    successive substitution until it stops changing (the sequential-modular method), against the one
+    joined solve (from the solver's own start, no sequential starter)."""
+    joined = sx_model.load_config(SERIES_PARALLEL)
+    result = sx_model.solve(dataclasses.replace(joined, starter=None))
+    assert result.converged and result.mass_balance_error < 1e-9
+    series_cfg = SHEET["cascades"]["series"]["config"]
+    parallel_cfg = SHEET["cascades"]["parallel"]["config"]
+    stripped = {"Cu": 0.0, "Fe": 0.0}
+    for _ in range(200):
+        p_cfg = copy.deepcopy(parallel_cfg)
+        p_cfg["streams"]["organic"]["concentration"] = {k: f"{v!r} mol/m**3" for k, v in stripped.items()}
+        par = sx_model.solve(sx_model.load_config(p_cfg))
+        s_cfg = copy.deepcopy(series_cfg)
+        loaded = par.products["loaded_organic"].concentration_mol_per_m3
+        s_cfg["streams"]["organic"]["concentration"] = {k: f"{v!r} mol/m**3" for k, v in loaded.items()}
+        ser = sx_model.solve(sx_model.load_config(s_cfg))
+        new = ser.products["stripped_organic"].concentration_mol_per_m3
+        change = max(abs(new[k] - stripped[k]) for k in new)
+        stripped = dict(new)
+        if change < 1e-11 * max(new.values()):
+            break
+    else:
+        pytest.fail("the torn loop did not settle")
+    np.testing.assert_allclose(result.aqueous[:3], ser.aqueous, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(result.organic[:3], ser.organic, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(result.aqueous[3:], par.aqueous, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(result.organic[3:], par.organic, rtol=1e-7, atol=1e-12)
+
+
+def test_series_parallel_balances_close(plant):
+    cascade, result = plant
+    assert result.converged and result.mass_balance_error < 1e-9
+    x, y, h = result.aqueous, result.organic, result.stage_data["acid_mol_per_m3"]
+    qa, qo = result.aqueous_flow, result.organic_flow
+    # stages: 0, 1 series extraction (organic 0 -> 1), 2 strip, 3 parallel; loop 3 -> 0 -> 1 -> 2 -> 3
+    np.testing.assert_allclose(qo, 100 / 3600, rtol=1e-12)                 # the loop's flow everywhere
+    feed_s, feed_p = _inlet(cascade, "series.feed"), _inlet(cascade, "parallel.feed")
+    strip = _inlet(cascade, "series.strip")
+    cu = 0
+    fed = feed_s.flow * feed_s.concentration[cu]
+    # copper over the series train: PLS + organic from the parallel stage = raffinate + loaded organic
+    assert abs(fed + qo[3] * y[3, cu] - qa[0] * x[0, cu] - qo[1] * y[1, cu]) < 1e-9 * fed
+    # over the parallel stage: PLS + stripped organic = raffinate + organic to the series train
+    fed_p = feed_p.flow * feed_p.concentration[cu]
+    assert abs(fed_p + qo[2] * y[2, cu] - qa[3] * x[3, cu] - qo[3] * y[3, cu]) < 1e-9 * fed_p
+    # over the strip: loaded organic + spent electrolyte = stripped organic + advance electrolyte
+    spent = strip.flow * strip.concentration[cu]
+    assert abs(qo[1] * y[1, cu] + spent - qo[2] * y[2, cu] - qa[2] * x[2, cu]) < 1e-9 * spent
+    # the organic loop: what both branches extract is what the strip delivers
+    extracted = fed + fed_p - qa[0] * x[0, cu] - qa[3] * x[3, cu]
+    assert qa[2] * x[2, cu] - spent == pytest.approx(extracted, rel=1e-9)
+    # protons: each branch's raffinate carries its PLS acid + 2 H+ per Cu + 3 per Fe extracted, and the
+    # strip consumes what both made
+    made = 0.0
+    for inlet, j in ((feed_s, 0), (feed_p, 3)):
+        made_j = 2 * (inlet.flow * inlet.concentration[0] - qa[j] * x[j, 0]) \
+            + 3 * (inlet.flow * inlet.concentration[1] - qa[j] * x[j, 1])
+        assert qa[j] * h[j] - inlet.flow * inlet.acid == pytest.approx(made_j, rel=1e-9)
+        made += made_j
+    assert strip.flow * strip.acid - qa[2] * h[2] == pytest.approx(made, rel=1e-9)
+    # extractant: total HR = free + 2 CuR2 + 3 FeR3 in every stage of the loop
+    model = cascade.model.parts[0].model
+    free = result.stage_data["free_extractant_mol_per_m3"] * model.association
+    np.testing.assert_allclose(free + y @ model.stoichiometry, model.extractant, rtol=1e-9)
+
+
+def test_series_parallel_summary(plant):
+    cascade, result = plant
+    m = result.metal_summary
+    x, y = result.aqueous, result.organic
+    raff = {name: result.products[name] for name in ("series.raffinate", "parallel.raffinate")}
+    g = {name: p.concentration_mol_per_m3["Cu"] * M_CU / 1000 for name, p in raff.items()}
+    assert m["raffinates_g_per_L"] == pytest.approx(g, rel=1e-12)
+    flows = {name: p.flow_m3_per_s for name, p in raff.items()}
+    mixed = sum(g[n] * flows[n] for n in g) / sum(flows.values())
+    assert m["raffinate_g_per_L"] == pytest.approx(mixed, rel=1e-12)
+    # loaded organic: leaves the series train's PLS stage (stage 2) for the strip; stripped: stage 3
+    assert m["loaded_organic_stage"] == 2
+    assert m["loaded_organic_g_per_L"] == pytest.approx(y[1, 0] * M_CU / 1000, rel=1e-12)
+    assert m["stripped_organic_g_per_L"] == pytest.approx(y[2, 0] * M_CU / 1000, rel=1e-12)
+    assert m["net_transfer_g_per_L"] == pytest.approx((y[1, 0] - y[2, 0]) * M_CU / 1000, rel=1e-12)
+    # recovery over 200 m3/h of 3 g/L Cu
+    assert m["recovery"] == pytest.approx(1 - mixed / 3.0, rel=1e-9)
+    assert m["max_load_g_per_L"] == pytest.approx(25 * 0.51, rel=1e-4)
+    # the plant as documented in its config header
+    assert m["recovery"] == pytest.approx(0.817, abs=0.005)
+    assert g["parallel.raffinate"] < g["series.raffinate"]      # the parallel stage meets barren organic
+
+
+def test_series_parallel_from_the_command_line():
+    done = subprocess.run([sys.executable, "-m", "sx_model", "run", str(SERIES_PARALLEL), "--format", "json"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["converged"] and set(data["metal_summary"]["raffinates_g_per_L"]) == {
+        "series.raffinate", "parallel.raffinate"}
+    table = subprocess.run([sys.executable, "-m", "sx_model", "run", str(SERIES_PARALLEL)],
+                           capture_output=True, text=True, cwd=ROOT)
+    assert table.returncode == 0 and "raffinates (g/L Cu): series.raffinate" in table.stdout
+
+
+def _sheet_with(**changes):
+    sheet = copy.deepcopy(SHEET)
+    for path, value in changes.items():
+        node = sheet
+        *head, last = path.split("/")
+        for part in head:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[last] = value
+    return sheet
+
+
+@pytest.mark.parametrize("sheet, key, needle", [
+    (_sheet_with(**{"cascades/parallel/config/streams/organic/flow": "90 m^3/h"}), "links[1]",
+     "a closed loop has one flow"),
+    (_sheet_with(**{"cascades/series/config/streams/fresh": {"phase": "organic", "stage": 1, "flow": "1 m^3/h",
+                                                              "concentration": {"Cu": "0 g/L"}}}),
+     "links[0]", "takes no fresh organic"),
+])
+def test_bad_series_parallel_loops_are_refused(sheet, key, needle):
+    with pytest.raises(sx_model.ConfigError) as info:
+        sx_model.load_config(sheet)
+    assert info.value.key == key and needle in str(info.value), str(info.value)
