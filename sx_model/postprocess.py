@@ -86,7 +86,7 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
         stage_data=stage_data, molar_masses=dict(zip(comps, map(float, circuit.molar_masses))),
         oxide_masses=dict(zip(comps, map(float, circuit.oxide_masses))),
         feed_stages=[(i.name, i.phase, i.stage + 1) for i in circuit.inlets
-                     if i.name not in ("organic", "scrub", "strip")],
+                     if i.name not in ("organic", "scrub", "wash", "strip")],
         metal_summary=summary, cascades=by_cascade)
 
 

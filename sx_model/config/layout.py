@@ -12,8 +12,8 @@ from dataclasses import replace
 import numpy as np
 
 from ..cascade import Cascade, operating_warnings
-from ..circuit import (AQUEOUS, ORGANIC, Circuit, Inlet, Outlet, Section, anchor_of, countercurrent_links,
-                       feed_anchor)
+from ..circuit import (AQUEOUS, ORGANIC, Circuit, Inlet, Outlet, Section, anchor_of, aqueous_breaks,
+                       countercurrent_links, feed_anchor)
 from ..errors import ConfigError
 from . import checks as v
 from .chemistry import medium_warning
@@ -21,7 +21,7 @@ from .models import read_model
 
 TOP_KEYS = frozenset({"name", "description", "components", "equilibrium", "sections", "streams",
                       "products", "notes", "cost", "uncertainty"})
-SECTION_ORDER = ("extraction", "scrub", "strip")
+SECTION_ORDER = ("extraction", "scrub", "wash", "strip")
 SECTION_KEYS = frozenset({"stages", "efficiency", "temperature"})
 #: Temperatures a section may have [K]: liquid water at ambient pressure.
 TEMPERATURE_RANGE = (273.15, 373.15)
@@ -29,6 +29,7 @@ TEMPERATURE_RANGE = (273.15, 373.15)
 RESERVED_STREAMS = {
     "organic": (ORGANIC, "extraction", "first"),
     "scrub": (AQUEOUS, "scrub", "last"),
+    "wash": (AQUEOUS, "wash", "last"),
     "strip": (AQUEOUS, "strip", "last"),
 }
 STREAM_KEYS = frozenset({"flow", "concentration", "acid", "base", "ph", "sulfate", "phase", "stage"})
@@ -157,7 +158,7 @@ def _read_inlets(streams, components, by_name, loop, medium=None, charges=()):
                 continue              # closed loop: no make-up, the anchor fixes the circulating flow
             inlet.flow = bleed * circulating
         inlets.append(inlet)
-    for sec_name in ("scrub", "strip"):
+    for sec_name in ("scrub", "wash", "strip"):
         if sec_name in by_name and sec_name not in streams:
             raise ConfigError(f"streams.{sec_name}", f"required when sections.{sec_name} has stages: "
                                                      "the liquor entering the last stage of that section")
@@ -173,10 +174,13 @@ def _layout(by_name, loop):
     last = max(s.last for s in by_name.values())
     total = last + 1
     final = next(s for s in by_name.values() if s.last == last).name
-    breaks = [by_name["strip"].first] if "strip" in by_name else []
+    breaks = aqueous_breaks(by_name)
     links = countercurrent_links(total, breaks)
     anchors = {}
     end = {"raffinate": Outlet("raffinate", AQUEOUS, 0, role="raffinate", anchor=("extraction", "first"))}
+    if "wash" in by_name:
+        end["wash_liquor"] = Outlet("wash_liquor", AQUEOUS, by_name["wash"].first, role="wash_liquor",
+                                    anchor=("wash", "first"))
     if "strip" in by_name:
         end["strip_liquor"] = Outlet("strip_liquor", AQUEOUS, by_name["strip"].first, role="strip_liquor",
                                      anchor=("strip", "first"))

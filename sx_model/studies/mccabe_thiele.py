@@ -44,7 +44,7 @@ from ..circuit import AQUEOUS, ORGANIC
 from ..errors import ConfigError
 
 #: Section names a McCabe-Thiele diagram can be drawn for.
-SECTIONS = ("extraction", "scrub", "strip")
+SECTIONS = ("extraction", "scrub", "wash", "strip")
 #: Ends a target can be set on: the aqueous leaving the section (first stage) or the organic leaving it
 #: (last stage).
 ENDS = ("aqueous", "organic")
