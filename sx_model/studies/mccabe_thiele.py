@@ -454,7 +454,7 @@ def mccabe_thiele(cascade, section: str = "extraction", component: str | None = 
     cascade : Cascade
         The cascade (a config path or mapping is read with :func:`sx_model.load_config`).
     section : str
-        ``extraction``, ``scrub`` or ``strip``.
+        ``extraction``, ``scrub``, ``wash`` or ``strip``.
     component : str, optional
         Default: the only component, else the single key of the product the section's organic or
         aqueous outlet belongs to (the loaded organic, strip liquor or raffinate).
