@@ -40,6 +40,15 @@ def test_lix84i_copper_constant_is_the_published_lix84_value():
     assert systems.get("lix84i_sulfate").log_k("Cu")[0] == pytest.approx(np.log10(3.9), abs=5e-4)
 
 
+def test_m5640_copper_constant_is_the_published_nitrate_value():
+    # Chem. Eng. J. 85 (2002) 259 (abstract): log K_ext = 2.11 +/- 0.09 for Cu2+ + 2 HR = CuR2 + 2 H+
+    # with ACORGA M5640 against nitrate liquors; tagged derived (used unchanged in sulfate)
+    system = systems.get("acorga_m5640_sulfate")
+    assert system.log_k("Cu")[0] == pytest.approx(2.11, abs=1e-12)
+    assert system.data["log_k"]["Cu"]["tag"] == "derived"
+    assert "NITRATE" in system.data["log_k"]["Cu"]["note"]
+
+
 def test_volume_percent_with_the_systems_max_load():
     # 20 vol% LIX 984N at 0.52 g/L Cu per vol%: 10.4 g/L Cu at full load = 2 x 10.4 / 63.546 mol/L HR
     got = read_extractant({"extractant": {"volume_percent": 20}}, "equilibrium", systems.get("lix984n"))
