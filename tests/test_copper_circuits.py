@@ -257,3 +257,69 @@ def test_separation_factor_refuses_a_wash():
     with pytest.raises(sx_model.ConfigError) as info:
         sx_model.load_config(config)
     assert info.value.key == "sections.wash"
+
+
+# -- bad input from the command line: exit 2, one line naming the key --------------------------------
+
+def _copper_2e1s():
+    return yaml.safe_load((ROOT / "configs" / "copper_2e1s.yaml").read_text())
+
+
+def _isotherm_plant(**equilibrium):
+    eq = {"model": "isotherm", "key": "Cu", "unit": "g/L",
+          "points": [[0.1, 1.8], [0.5, 4.6], [1.0, 6.0], [2.0, 7.2], [4.0, 7.9]],
+          "points_by_section": {"strip": [[30.0, 1.0], [45.0, 2.0], [60.0, 3.5]]}} | equilibrium
+    return {"name": "isotherm plant", "components": ["Cu"], "equilibrium": eq,
+            "sections": {"extraction": {"stages": 2}, "strip": {"stages": 1}},
+            "streams": {"organic": {"flow": "1 L/min", "recycle": True},
+                        "feed": {"flow": "1 L/min", "concentration": {"Cu": "3 g/L"}},
+                        "strip": {"flow": "0.2 L/min", "concentration": {"Cu": "35 g/L"}}},
+            "products": {"raffinate": {"key": ["Cu"]}, "strip_liquor": {"key": ["Cu"]}}}
+
+
+def _with(config, path, value):
+    node = config
+    *head, last = path.split(".")
+    for part in head:
+        node = node[part]
+    node[last] = value
+    return config
+
+
+BAD_COPPER = [
+    (_isotherm_plant(points=[[0.1, 1.8], [0.5, 4.6], [0.4, 6.0]]), "equilibrium.points[2]", "increasing"),
+    (_with(_copper_2e1s(), "equilibrium.extractant.volume_percent", 120), "equilibrium.extractant.volume_percent",
+     "0 < x <= 100"),
+    (_with(_copper_2e1s(), "equilibrium.extractant.volume_percent", 0), "equilibrium.extractant.volume_percent",
+     "0 < x <= 100"),
+    (_isotherm_plant(ph_range=[1.6, 2.0], operating_ph=2.4), "equilibrium.operating_ph", "2.4"),
+    # spent electrolyte with too little acid: 35 g/L Cu at 0.3 mol/L H+ holds the organic above what
+    # the PLS can load it to
+    (_with(_copper_2e1s(), "streams.strip.acid", "0.3 mol/L"), "streams.strip", "cannot strip"),
+    # an isotherm plant whose strip isotherm holds more copper than the extraction isotherm gives
+    (_isotherm_plant(points_by_section={"strip": [[30.0, 8.0], [45.0, 9.0], [60.0, 9.5]]}), "streams.strip",
+     "cannot strip"),
+    (_with(_copper_2e1s(), "streams.strip.acid", "0 mol/L"), "streams.strip.acid", "closed organic loop"),
+]
+
+
+@pytest.mark.parametrize("config, key, needle", BAD_COPPER, ids=[f"{b[1]}:{k}" for k, b in enumerate(BAD_COPPER)])
+def test_bad_copper_input_exits_2_with_one_line(tmp_path, config, key, needle):
+    with pytest.raises(sx_model.ConfigError) as info:
+        sx_model.load_config(config)
+    assert info.value.key == key and needle in str(info.value), str(info.value)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "sx_model", "run", str(path), "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and key in lines[0], done.stderr
+    assert not out.exists() or not any(out.iterdir())                   # nothing partly written
+
+
+def test_a_strip_liquor_that_strips_is_accepted():
+    # the bundled plant's spent electrolyte (180 g/L H2SO4) and 1 mol/L H+: both strip, the second little
+    for acid in ("3.6707 mol/L", "1 mol/L"):
+        cascade = sx_model.load_config(_with(_copper_2e1s(), "streams.strip.acid", acid))
+        assert sx_model.solve(cascade).metal_summary["net_transfer_g_per_L"] > 0

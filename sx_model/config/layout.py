@@ -74,7 +74,74 @@ def build_cascade(data: Mapping) -> Cascade:
     if "cost" in data:
         cascade.cost_parameters = _read_cost(data["cost"])
     cascade.check()
+    _check_strip_liquor(cascade)
     return cascade
+
+
+#: O/A of the vanishing batch contact that gives the organic in equilibrium with a liquor as it enters [-].
+_PROBE_O_A = 1e-6
+
+
+def _check_strip_liquor(cascade):
+    """Refuse a strip liquor that cannot strip the key metal of a single-key (copper) cascade: the
+    organic in equilibrium with the strip liquor as it enters is a lower bound of the stripped organic
+    (in the strip the aqueous only gains metal and loses acid), and the organic in equilibrium with the
+    richest feed as it enters (barren organic, the other metals left out) an upper bound of the loaded
+    organic (in extraction the aqueous only loses metal and gains acid); if the first is not below the
+    second, no metal can go round the loop."""
+    circuit = cascade.circuit
+    strip = circuit.section("strip")
+    keys = {tuple(k) for k in cascade.product_keys.values() if k}
+    if strip is None or len(keys) != 1 or len(next(iter(keys))) != 1:
+        return
+    key = next(iter(keys))[0]
+    k = circuit.components.index(key)
+    liquor = next((i for i in circuit.inlets if i.name == "strip"), None)
+    extraction = circuit.section("extraction")
+    feeds = [i for i in circuit.inlets if i.phase == AQUEOUS and extraction.first <= i.stage <= extraction.last
+             and i.concentration[k] > 0]
+    others = np.delete(liquor.concentration, k) if liquor is not None else np.zeros(0)
+    if liquor is None or not feeds or np.any(others > 0):
+        return
+    loaded = max(_equilibrium_organic(cascade, i, k, extraction) for i in feeds)
+    stripped = _equilibrium_organic(cascade, liquor, k, strip)
+    if loaded is None or stripped is None or stripped < loaded:
+        return
+    molar = circuit.molar_masses[k]
+    raise ConfigError("streams.strip", f"the strip liquor ({liquor.concentration[k] * molar:.4g} g/L {key}, "
+                                       f"acid {liquor.acid / 1000:.4g} mol/L) holds the organic at "
+                                       f"{stripped * molar:.4g} g/L {key} at equilibrium, not below the "
+                                       f"{loaded * molar:.4g} g/L the feed can load it to, so it cannot "
+                                       f"strip; expected a liquor with more acid or less {key}")
+
+
+def _equilibrium_organic(cascade, inlet, k, section):
+    """Key metal [mol/m^3] of a barren organic in equilibrium with ``inlet`` (key metal only) as it
+    enters ``section``; None where the model has no way to say."""
+    model = cascade.model
+    if hasattr(model, "key_isotherm"):
+        if model.key != cascade.components[k]:
+            return None
+        y, _ = model.key_isotherm(np.array([inlet.concentration[k]]), section.name)
+        return float(y[0])
+    if not (hasattr(model, "saponification") and model.internal_count == 1):
+        return None
+    from ..batch import batch_contact
+
+    only = np.zeros(len(cascade.components))
+    only[k] = inlet.concentration[k]
+    charges = np.asarray(cascade.circuit.charges, dtype=float)
+    sulfate = inlet.sulfate
+    if sulfate is None and getattr(model.medium, "speciated", False):
+        sulfate = 0.5 * (inlet.acid + float(charges @ inlet.concentration))
+    try:
+        result = batch_contact(model, only, acid=inlet.acid, o_a=_PROBE_O_A, temperature=section.temperature,
+                               **({"sulfate": sulfate} if sulfate is not None else {}))
+    except Exception:           # a contact the batch solver cannot settle: leave it to the solver
+        return None
+    if not bool(np.all(result.converged)):
+        return None
+    return float(np.asarray(result.organic).reshape(-1, len(cascade.components))[0, k])
 
 
 def _read_components(raw):
