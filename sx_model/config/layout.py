@@ -103,9 +103,12 @@ def _check_strip_liquor(cascade):
     others = np.delete(liquor.concentration, k) if liquor is not None else np.zeros(0)
     if liquor is None or not feeds or np.any(others > 0):
         return
-    loaded = max(_equilibrium_organic(cascade, i, k, extraction) for i in feeds)
+    bounds = [_equilibrium_organic(cascade, i, k, extraction) for i in feeds]
     stripped = _equilibrium_organic(cascade, liquor, k, strip)
-    if loaded is None or stripped is None or stripped < loaded:
+    if stripped is None or any(b is None for b in bounds):
+        return                 # a model that cannot say (constant D, several isotherm keys ...)
+    loaded = max(bounds)
+    if stripped < loaded:
         return
     molar = circuit.molar_masses[k]
     raise ConfigError("streams.strip", f"the strip liquor ({liquor.concentration[k] * molar:.4g} g/L {key}, "
