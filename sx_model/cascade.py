@@ -185,7 +185,7 @@ def check_flows(circuit: Circuit, flows: dict):
         if low.size:
             j = int(low[0])
             sec = circuit.sections[circuit.section_of_stage()[j]].name
-            hint = f"streams.{sec}.flow" if (phase == AQUEOUS and sec in ("scrub", "strip")) else "streams"
+            hint = f"streams.{sec}.flow" if (phase == AQUEOUS and sec in ("scrub", "wash", "strip")) else "streams"
             raise ConfigError(hint, f"stage {j + 1} ({sec}) has no {phase} flow through it; "
                                     f"expected every stage to be passed by both phases")
 

@@ -24,7 +24,7 @@ class Section:
     Attributes
     ----------
     name : str
-        ``extraction``, ``scrub`` or ``strip``.
+        ``extraction``, ``scrub``, ``wash`` or ``strip``.
     first : int
         0-based index of the first stage of the section.
     stages : int
@@ -99,7 +99,7 @@ class Outlet:
         Fraction of the stage's outflow of that phase taken here [-]; 1 for an end outlet.
     role : str
         For an end outlet of the cascade, its default name (``raffinate``, ``loaded_organic``,
-        ``strip_liquor``, ``stripped_organic``, ``organic_bleed``); "" for a side draw.
+        ``wash_liquor``, ``strip_liquor``, ``stripped_organic``, ``organic_bleed``); "" for a side draw.
     anchor : tuple or None
         As for :class:`Inlet`.
     """
@@ -370,8 +370,7 @@ class Circuit:
         by_name = {s.name: s for s in sections}
         inlets = [replace(i, stage=anchored_stage(by_name, i.anchor, i.stage)) for i in self.inlets]
         outlets = [replace(o, stage=anchored_stage(by_name, o.anchor, o.stage)) for o in self.outlets]
-        strip = by_name.get("strip")
-        links = countercurrent_links(first, [strip.first] if strip is not None else [])
+        links = countercurrent_links(first, aqueous_breaks(by_name))
         if self.recycle:
             links[ORGANIC][first - 1] = 0
         return replace(self, sections=sections, inlets=inlets, outlets=outlets, links=links)
@@ -409,6 +408,12 @@ def feed_anchor(sections: dict, phase: str) -> tuple:
         return ("extraction", "last")
     after = [s for s in sections.values() if s.first == sections["extraction"].last + 1]
     return (after[0].name, "first") if after else ("extraction", "last")
+
+
+def aqueous_breaks(sections: dict) -> list:
+    """0-based stages whose aqueous outflow leaves instead of flowing on to the previous stage: the
+    first stage of a wash section (its wash liquor) and of a strip section (the strip liquor)."""
+    return [sections[name].first for name in ("wash", "strip") if name in sections]
 
 
 def countercurrent_links(n: int, aqueous_breaks=()) -> dict:

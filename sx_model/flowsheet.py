@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .circuit import AQUEOUS, PHASES, Circuit
+from .circuit import AQUEOUS, ORGANIC, PHASES, Circuit
 from .equilibrium.base import EquilibriumModel
 from .errors import ConfigError
 
@@ -400,6 +400,7 @@ def combine(sheet: Flowsheet):
             raise ConfigError(link.key, f"{cascade_name}.{link.source}: that stage's {outlet.phase} outflow "
                                         "already goes on inside its cascade")
         links[outlet.phase][source_stage] = inlet.stage + offsets[link.target_cascade]
+    _anchor_linked_loop(sheet, links, inlets, outlets, anchors, linked_in, offsets)
     first_circuit = sheet.nodes[0].cascade.circuit
     circuit = Circuit(components=tuple(components), sections=sections, inlets=inlets, outlets=outlets,
                       links=links, flow_anchors=anchors, charges=first_circuit.charges,
@@ -409,6 +410,65 @@ def combine(sheet: Flowsheet):
                        warnings=warnings, starter=functools.partial(sequential_start, sheet))
     combined.check()
     return combined
+
+
+def _organic_cycles(successor):
+    """The cycles of the organic links (each stage sends its organic to at most one stage), as lists
+    of 0-based stages."""
+    state = np.zeros(successor.size, dtype=int)          # 0 unseen, 1 on the current path, 2 done
+    cycles = []
+    for start in range(successor.size):
+        path, j = [], start
+        while j >= 0 and state[j] == 0:
+            state[j] = 1
+            path.append(j)
+            j = int(successor[j])
+        if j >= 0 and state[j] == 1:
+            cycles.append(path[path.index(j):])
+        for k in path:
+            state[k] = 2
+    return cycles
+
+
+def _anchor_linked_loop(sheet, links, inlets, outlets, anchors, linked_in, offsets):
+    """A closed organic loop made of links (a cascade's stripped organic returned to where another
+    cascade's organic enters, the copper series-parallel plant) carries a circulating flow no inlet
+    fixes: it is set by the flow of the organic stream that a link on the loop replaces (that stream
+    keeps its place and gives the loop its flow). Loops with an outlet on them (a bleed) need none;
+    a loop inside one cascade (``recycle: true``) has its own anchor."""
+    drawn = {o.stage for o in outlets if o.phase == ORGANIC}
+    fed = {i.stage: i for i in inlets if i.phase == ORGANIC}
+    for cycle in _organic_cycles(links[ORGANIC]):
+        on = set(cycle)
+        if on & drawn:
+            continue
+        if ORGANIC in anchors and anchors[ORGANIC][0] in on:
+            continue
+        closing = []
+        for (cascade_name, _), (inlet, link) in linked_in.items():
+            stage = inlet.stage + offsets[cascade_name]
+            if inlet.phase == ORGANIC and stage in on:
+                source = next(j for j in cycle if links[ORGANIC][j] == stage)
+                closing.append((link, source, inlet.flow))
+        closing.sort(key=lambda c: [lk.key for lk in sheet.links].index(c[0].key))
+        if not closing:
+            continue            # a loop of a cascade's own links: check_flows reports what is wrong
+        link, source, flow = closing[0]
+        if ORGANIC in anchors:
+            raise ConfigError(link.key, "a second closed organic loop; a flowsheet may have one (a "
+                                        "cascade's recycle: true, or links returning the organic)")
+        stray = sorted(j for j in on if j in fed)
+        if stray:
+            raise ConfigError(link.key, f"the closed organic loop through this link also takes the organic "
+                                        f"stream {fed[stray[0]].name!r}; a loop without a bleed takes no "
+                                        "fresh organic (link that stream too, or remove it)")
+        for other, _, other_flow in closing[1:]:
+            if abs(other_flow - flow) > 1e-9 * flow:
+                raise ConfigError(other.key, f"{other.target_cascade}.{other.target} gives the closed "
+                                             f"organic loop {other_flow:.6g} m^3/s and {link.target_cascade}."
+                                             f"{link.target} {flow:.6g} m^3/s; a closed loop has one flow: "
+                                             "give both streams the same flow")
+        anchors[ORGANIC] = (source, flow)
 
 
 @dataclass

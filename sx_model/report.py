@@ -107,12 +107,16 @@ def steady_table(result, profile_rows: int = 12, units: str = "si") -> str:
 
 
 def _metal_line(m) -> str:
-    """One line of plant figures of a single-key (copper) cascade, in g/L of the key metal."""
+    """Plant figures of a single-key (copper) cascade, in g/L of the key metal: one line, and a line per
+    raffinate and per wash section where there are several raffinates or a wash."""
     key = m["key"]
-    parts = [f"raffinate {m['raffinate_g_per_L']:.4g}", f"loaded organic {m['loaded_organic_g_per_L']:.4g}"]
+    parts = [f"raffinate {m['raffinate_g_per_L']:.4g}"]
+    if "loaded_organic_g_per_L" in m:
+        parts.append(f"loaded organic {m['loaded_organic_g_per_L']:.4g}")
     if "stripped_organic_g_per_L" in m:
-        parts += [f"stripped organic {m['stripped_organic_g_per_L']:.4g}",
-                  f"net transfer {m['net_transfer_g_per_L']:.4g}"]
+        parts.append(f"stripped organic {m['stripped_organic_g_per_L']:.4g}")
+    if "net_transfer_g_per_L" in m:
+        parts.append(f"net transfer {m['net_transfer_g_per_L']:.4g}")
     text = f"{key} (g/L): " + ", ".join(parts)
     if "net_transfer_g_per_L_per_volume_percent" in m:
         text += f" ({m['net_transfer_g_per_L_per_volume_percent']:.4g} per vol% of reagent)"
@@ -120,4 +124,17 @@ def _metal_line(m) -> str:
         text += f"; loaded organic at {m['percent_of_max_load']:.1f} % of max load {m['max_load_g_per_L']:.4g}"
     if m.get("recovery") is not None:
         text += f"; recovery {100 * m['recovery']:.2f} %"
-    return text + f"; acid generated {m['acid_generated_kg_per_h_as_H2SO4']:.4g} kg/h H2SO4"
+    text += f"; acid generated {m['acid_generated_kg_per_h_as_H2SO4']:.4g} kg/h H2SO4"
+    lines = [text]
+    if "raffinates_g_per_L" in m:
+        lines.append("  raffinates (g/L " + key + "): " + ", ".join(
+            f"{name} {value:.4g}" for name, value in m["raffinates_g_per_L"].items()) + " (mixed above)")
+    for name, w in m.get("wash", {}).items():
+        removed = ", ".join(f"{c} {kg:.4g} kg/h" + (f" ({100 * w['removed_fraction'][c]:.3g} %)"
+                                                    if w["removed_fraction"][c] is not None else "")
+                            for c, kg in w["removed_kg_per_h"].items() if c != key)
+        lost = f"{key} lost {w['key_lost_kg_per_h']:.4g} kg/h"
+        if w["key_lost_fraction"] is not None:
+            lost += f" ({100 * w['key_lost_fraction']:.3g} % of the {key} on the organic)"
+        lines.append(f"  {name}: removed from the organic {removed}; {lost}")
+    return "\n".join(lines)

@@ -237,7 +237,7 @@ def _mccabe_thiele(sub):
                    "operating line, simulated stages, stages stepped for targets, pinch O/A",
                    "configs/kremser_example.yaml --target raffinate=0.01g/L --plot mt.png",
                    plot_help="write the McCabe-Thiele diagram")
-    mct.add_argument("--section", choices=("extraction", "scrub", "strip"), default="extraction",
+    mct.add_argument("--section", choices=("extraction", "scrub", "wash", "strip"), default="extraction",
                      help="section to draw (default: extraction)")
     mct.add_argument("--component", metavar="EL", help="component (default: the only one, else the single "
                                                       "key of the section's outlet product)")

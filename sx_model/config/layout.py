@@ -12,8 +12,8 @@ from dataclasses import replace
 import numpy as np
 
 from ..cascade import Cascade, operating_warnings
-from ..circuit import (AQUEOUS, ORGANIC, Circuit, Inlet, Outlet, Section, anchor_of, countercurrent_links,
-                       feed_anchor)
+from ..circuit import (AQUEOUS, ORGANIC, Circuit, Inlet, Outlet, Section, anchor_of, aqueous_breaks,
+                       countercurrent_links, feed_anchor)
 from ..errors import ConfigError
 from . import checks as v
 from .chemistry import medium_warning
@@ -21,7 +21,7 @@ from .models import read_model
 
 TOP_KEYS = frozenset({"name", "description", "components", "equilibrium", "sections", "streams",
                       "products", "notes", "cost", "uncertainty"})
-SECTION_ORDER = ("extraction", "scrub", "strip")
+SECTION_ORDER = ("extraction", "scrub", "wash", "strip")
 SECTION_KEYS = frozenset({"stages", "efficiency", "temperature"})
 #: Temperatures a section may have [K]: liquid water at ambient pressure.
 TEMPERATURE_RANGE = (273.15, 373.15)
@@ -29,6 +29,7 @@ TEMPERATURE_RANGE = (273.15, 373.15)
 RESERVED_STREAMS = {
     "organic": (ORGANIC, "extraction", "first"),
     "scrub": (AQUEOUS, "scrub", "last"),
+    "wash": (AQUEOUS, "wash", "last"),
     "strip": (AQUEOUS, "strip", "last"),
 }
 STREAM_KEYS = frozenset({"flow", "concentration", "acid", "base", "ph", "sulfate", "phase", "stage"})
@@ -73,7 +74,77 @@ def build_cascade(data: Mapping) -> Cascade:
     if "cost" in data:
         cascade.cost_parameters = _read_cost(data["cost"])
     cascade.check()
+    _check_strip_liquor(cascade)
     return cascade
+
+
+#: O/A of the vanishing batch contact that gives the organic in equilibrium with a liquor as it enters [-].
+_PROBE_O_A = 1e-6
+
+
+def _check_strip_liquor(cascade):
+    """Refuse a strip liquor that cannot strip the key metal of a single-key (copper) cascade: the
+    organic in equilibrium with the strip liquor as it enters is a lower bound of the stripped organic
+    (in the strip the aqueous only gains metal and loses acid), and the organic in equilibrium with the
+    richest feed as it enters (barren organic, the other metals left out) an upper bound of the loaded
+    organic (in extraction the aqueous only loses metal and gains acid); if the first is not below the
+    second, no metal can go round the loop."""
+    circuit = cascade.circuit
+    strip = circuit.section("strip")
+    keys = {tuple(k) for k in cascade.product_keys.values() if k}
+    if strip is None or len(keys) != 1 or len(next(iter(keys))) != 1:
+        return
+    key = next(iter(keys))[0]
+    k = circuit.components.index(key)
+    liquor = next((i for i in circuit.inlets if i.name == "strip"), None)
+    extraction = circuit.section("extraction")
+    feeds = [i for i in circuit.inlets if i.phase == AQUEOUS and extraction.first <= i.stage <= extraction.last
+             and i.concentration[k] > 0]
+    others = np.delete(liquor.concentration, k) if liquor is not None else np.zeros(0)
+    if liquor is None or not feeds or np.any(others > 0):
+        return
+    bounds = [_equilibrium_organic(cascade, i, k, extraction) for i in feeds]
+    stripped = _equilibrium_organic(cascade, liquor, k, strip)
+    if stripped is None or any(b is None for b in bounds):
+        return                 # a model that cannot say (constant D, several isotherm keys ...)
+    loaded = max(bounds)
+    if stripped < loaded:
+        return
+    molar = circuit.molar_masses[k]
+    raise ConfigError("streams.strip", f"the strip liquor ({liquor.concentration[k] * molar:.4g} g/L {key}, "
+                                       f"acid {liquor.acid / 1000:.4g} mol/L) holds the organic at "
+                                       f"{stripped * molar:.4g} g/L {key} at equilibrium, not below the "
+                                       f"{loaded * molar:.4g} g/L the feed can load it to, so it cannot "
+                                       f"strip; expected a liquor with more acid or less {key}")
+
+
+def _equilibrium_organic(cascade, inlet, k, section):
+    """Key metal [mol/m^3] of a barren organic in equilibrium with ``inlet`` (key metal only) as it
+    enters ``section``; None where the model has no way to say."""
+    model = cascade.model
+    if hasattr(model, "key_isotherm"):
+        if model.key != cascade.components[k]:
+            return None
+        y, _ = model.key_isotherm(np.array([inlet.concentration[k]]), section.name)
+        return float(y[0])
+    if not (hasattr(model, "saponification") and model.internal_count == 1):
+        return None
+    from ..batch import batch_contact
+
+    only = np.zeros(len(cascade.components))
+    only[k] = inlet.concentration[k]
+    charges = np.asarray(cascade.circuit.charges, dtype=float)
+    sulfate = inlet.sulfate
+    if sulfate is None and getattr(model.medium, "speciated", False):
+        sulfate = 0.5 * (inlet.acid + float(charges @ inlet.concentration))
+    try:
+        result = batch_contact(model, only, acid=inlet.acid, o_a=_PROBE_O_A, temperature=section.temperature,
+                               **({"sulfate": sulfate} if sulfate is not None else {}))
+    except Exception:           # a contact the batch solver cannot settle: leave it to the solver
+        return None
+    if not bool(np.all(result.converged)):
+        return None
+    return float(np.asarray(result.organic).reshape(-1, len(cascade.components))[0, k])
 
 
 def _read_components(raw):
@@ -157,7 +228,7 @@ def _read_inlets(streams, components, by_name, loop, medium=None, charges=()):
                 continue              # closed loop: no make-up, the anchor fixes the circulating flow
             inlet.flow = bleed * circulating
         inlets.append(inlet)
-    for sec_name in ("scrub", "strip"):
+    for sec_name in ("scrub", "wash", "strip"):
         if sec_name in by_name and sec_name not in streams:
             raise ConfigError(f"streams.{sec_name}", f"required when sections.{sec_name} has stages: "
                                                      "the liquor entering the last stage of that section")
@@ -173,10 +244,13 @@ def _layout(by_name, loop):
     last = max(s.last for s in by_name.values())
     total = last + 1
     final = next(s for s in by_name.values() if s.last == last).name
-    breaks = [by_name["strip"].first] if "strip" in by_name else []
+    breaks = aqueous_breaks(by_name)
     links = countercurrent_links(total, breaks)
     anchors = {}
     end = {"raffinate": Outlet("raffinate", AQUEOUS, 0, role="raffinate", anchor=("extraction", "first"))}
+    if "wash" in by_name:
+        end["wash_liquor"] = Outlet("wash_liquor", AQUEOUS, by_name["wash"].first, role="wash_liquor",
+                                    anchor=("wash", "first"))
     if "strip" in by_name:
         end["strip_liquor"] = Outlet("strip_liquor", AQUEOUS, by_name["strip"].first, role="strip_liquor",
                                      anchor=("strip", "first"))

@@ -99,10 +99,11 @@ def _read_separation_factor(mapping, components, key, section_names, charges):
     for name in ("separation_factors", "capacity"):
         if name not in mapping:
             raise ConfigError(v.join(key, name), "required for model separation_factor")
-    if "strip" in section_names:
-        raise ConfigError("sections.strip", "the separation_factor model describes extraction and "
-                                            "scrub only; model a strip section with constant_d "
-                                            "(distribution_by_section) or mass_action")
+    for name in ("wash", "strip"):
+        if name in section_names:
+            raise ConfigError(f"sections.{name}", f"the separation_factor model describes extraction "
+                                                  f"and scrub only; model a {name} section with "
+                                                  "constant_d (distribution_by_section) or mass_action")
     not_trivalent = [c for c, z in zip(components, charges) if z != 3]
     if not_trivalent:
         raise ConfigError("components", f"{not_trivalent[0]} (charge {charges[components.index(not_trivalent[0])]}) "

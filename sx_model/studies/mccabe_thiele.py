@@ -44,7 +44,7 @@ from ..circuit import AQUEOUS, ORGANIC
 from ..errors import ConfigError
 
 #: Section names a McCabe-Thiele diagram can be drawn for.
-SECTIONS = ("extraction", "scrub", "strip")
+SECTIONS = ("extraction", "scrub", "wash", "strip")
 #: Ends a target can be set on: the aqueous leaving the section (first stage) or the organic leaving it
 #: (last stage).
 ENDS = ("aqueous", "organic")
@@ -454,7 +454,7 @@ def mccabe_thiele(cascade, section: str = "extraction", component: str | None = 
     cascade : Cascade
         The cascade (a config path or mapping is read with :func:`sx_model.load_config`).
     section : str
-        ``extraction``, ``scrub`` or ``strip``.
+        ``extraction``, ``scrub``, ``wash`` or ``strip``.
     component : str, optional
         Default: the only component, else the single key of the product the section's organic or
         aqueous outlet belongs to (the loaded organic, strip liquor or raffinate).

@@ -20,7 +20,7 @@ from ..theory import mixed_extraction_ratios, shortcut_design
 #: a common choice in REE plants; an assumption).
 DEFAULT_SCRUB_ACID = 4000.0
 L_PER_MIN = 1e-3 / 60.0       # m^3/s per L/min
-RESERVED = ("organic", "scrub", "strip")
+RESERVED = ("organic", "scrub", "wash", "strip")
 
 
 @dataclass
