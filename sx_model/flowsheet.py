@@ -411,6 +411,11 @@ def combine(sheet: Flowsheet):
     return combined
 
 
+#: Components below this fraction of a linked stream's metal are left out of the cascade it feeds when
+#: the cascades are solved one after the other for a start [-].
+START_TRACE_FRACTION = 1e-10
+
+
 @dataclass
 class _Start:
     aqueous: np.ndarray
@@ -439,7 +444,11 @@ def sequential_start(sheet: Flowsheet):
                 continue
             product = source.products[link.source]
             flows[link.target] = product.flow_m3_per_s
-            conc[link.target] = dict(product.concentration_mol_per_m3)
+            # traces far below the stream's metal are left out of the start: the solver's closure check
+            # is relative to each component's feed, which round-off swamps at such traces
+            floor = START_TRACE_FRACTION * sum(product.concentration_mol_per_m3.values())
+            conc[link.target] = {c: (x if x > floor else 0.0)
+                                 for c, x in product.concentration_mol_per_m3.items()}
             proton_total = source.stage_data.get("acid_mol_per_m3")
             if product.phase == AQUEOUS and proton_total is not None:
                 acid[link.target] = float(proton_total[product.stage - 1])

@@ -375,6 +375,9 @@ class Planner:
 STRIP_STAGES = 5
 STRIP_D = 0.001
 STRIP_ACID_PER_REE = 3.3
+#: Largest O/A of a strip cascade [-]: its liquor is as strong in REE as the train's feed, or diluted to
+#: keep O/A within the usual range of mixer-settlers.
+STRIP_MAX_OA = 10.0
 
 
 def strip_cost(organic_flow, metal, concentration, p):
@@ -382,7 +385,7 @@ def strip_cost(organic_flow, metal, concentration, p):
     ``concentration`` [mol/m^3] (cost.py's model: stages, acid)."""
     from ..cost import cascade_cost
 
-    liquor = metal / concentration
+    liquor = max(metal / concentration, organic_flow / STRIP_MAX_OA)
     return cascade_cost([liquor] * STRIP_STAGES, [organic_flow] * STRIP_STAGES, STRIP_ACID_PER_REE * metal,
                         0.0, 1.0, p).total_per_year
 
@@ -666,7 +669,7 @@ def _strip_mapping(feed, name, stream, liquor_concentration):
 
     _, flow, conc = stream
     metal = flow * sum(conc)
-    liquor = metal / liquor_concentration
+    liquor = max(metal / liquor_concentration, flow / STRIP_MAX_OA)
     zero = si_text(0.0, "mol/m**3")
     return {"name": f"{name}: strip of the loaded organic",
             "components": list(feed.components),
