@@ -120,6 +120,12 @@ def _as_cascade_config(data) -> dict:
     components = list(conc)
     if len(components) < 2:
         raise ConfigError("feed.concentration", f"{len(components)} component(s); a train splits at least two")
+    from ..elements import elements
+
+    for c in components:
+        if c not in elements():
+            raise ConfigError(f"feed.concentration.{c}", f"{c!r} is not an element; expected symbols such as "
+                                                          "La, Ce, Y")
     beta = {}
     if "system" in data:
         from .systems import get

@@ -583,6 +583,11 @@ class TrainResult:
                          "saponification_base_mol_per_h": part.get("saponification_base_mol_per_h"),
                          "usd_per_year": part.get("cost", {}).get("total_usd_per_year", d.usd_per_year),
                          "solves": d.solves}
+            if name in self.strips:
+                strip = by.get(self.strips[name], {})
+                out[name]["strip"] = {"cascade": self.strips[name], "stages": strip.get("stages"),
+                                      "acid_fed_mol_per_h": strip.get("acid_fed_mol_per_h"),
+                                      "usd_per_year": strip.get("cost", {}).get("total_usd_per_year")}
         return out
 
     def to_dict(self) -> dict:
@@ -629,9 +634,14 @@ class TrainResult:
             lines.append(f"{name:<22}{'/'.join(c['key_pair']):>8}{c['beta']:>8.3g}{c['feed_phase']:>9}"
                          f"{c['extraction_stages']:>5}{c['scrub_stages']:>5}{_num(c['acid_fed_mol_per_h']):>12}"
                          f"{_num(c['saponification_base_mol_per_h']):>12}{_num(c['usd_per_year']):>12}")
+            strip = c.get("strip")
+            if strip:
+                lines.append(f"{'  + strip':<22}{'':>8}{'':>8}{'organic':>9}{strip['stages']:>5}{'':>5}"
+                             f"{_num(strip['acid_fed_mol_per_h']):>12}{'0':>12}{_num(strip['usd_per_year']):>12}")
         if r.cost is not None:
-            lines.append(f"train: {sum(c['extraction_stages'] + c['scrub_stages'] for c in self.cascade_figures().values())}"
-                         f" stages, {r.cost.total_per_year:,.0f} USD/yr, {r.cost.per_kg_product:.3f} USD/kg oxide")
+            lines.append(f"train: {r.aqueous.shape[0]} stages, {r.cost.total_per_year:,.0f} USD/yr, "
+                         f"{r.cost.per_kg_product:.3f} USD/kg oxide product; estimated by the theory for the "
+                         f"sequence: {self.estimated_usd_per_year:,.0f} USD/yr")
         return "\n".join(lines)
 
     def plot(self, path=None):
