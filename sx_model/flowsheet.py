@@ -44,6 +44,7 @@ class Part:
     model: EquilibriumModel
     solvent_inflow: float       # fresh organic fed to it (the ``organic`` stream, unless linked) [m^3/s]
     sections: tuple             # its own section name of each of its stages
+    cost_parameters: dict | None = None     # its config's cost section (None: not costed)
 
 
 class Composite(EquilibriumModel):
@@ -392,7 +393,8 @@ def combine(sheet: Flowsheet):
                 keys[f"{node.name}.{product}"] = key
         warnings += [f"{node.name}: {w}" for w in cascade.warnings]
         names = tuple(circuit.sections[k].name for k in circuit.section_of_stage())
-        parts.append(Part(node.name, off, circuit.stage_count, cascade.model, solvent, names))
+        parts.append(Part(node.name, off, circuit.stage_count, cascade.model, solvent, names,
+                          cascade.cost_parameters))
     for (cascade_name, _), (outlet, link) in linked_out.items():
         inlet, _ = linked_in[(link.target_cascade, link.target)]
         source_stage = outlet.stage + offsets[cascade_name]
@@ -406,8 +408,10 @@ def combine(sheet: Flowsheet):
                       links=links, flow_anchors=anchors, charges=first_circuit.charges,
                       molar_masses=first_circuit.molar_masses, oxide_masses=first_circuit.oxide_masses,
                       layout_fixed=True)
+    costed = [node.cascade.cost_parameters for node in sheet.nodes if node.cascade.cost_parameters is not None]
     combined = Cascade(name=sheet.name, circuit=circuit, model=Composite(parts), product_keys=keys,
-                       warnings=warnings, starter=functools.partial(sequential_start, sheet))
+                       warnings=warnings, starter=functools.partial(sequential_start, sheet),
+                       cost_parameters=costed[0] if costed else None)
     combined.check()
     return combined
 
@@ -471,6 +475,11 @@ def _anchor_linked_loop(sheet, links, inlets, outlets, anchors, linked_in, offse
         anchors[ORGANIC] = (source, flow)
 
 
+#: Components below this fraction of a linked stream's metal are left out of the cascade it feeds when
+#: the cascades are solved one after the other for a start [-].
+START_TRACE_FRACTION = 1e-10
+
+
 @dataclass
 class _Start:
     aqueous: np.ndarray
@@ -499,7 +508,11 @@ def sequential_start(sheet: Flowsheet):
                 continue
             product = source.products[link.source]
             flows[link.target] = product.flow_m3_per_s
-            conc[link.target] = dict(product.concentration_mol_per_m3)
+            # traces far below the stream's metal are left out of the start: the solver's closure check
+            # is relative to each component's feed, which round-off swamps at such traces
+            floor = START_TRACE_FRACTION * sum(product.concentration_mol_per_m3.values())
+            conc[link.target] = {c: (x if x > floor else 0.0)
+                                 for c, x in product.concentration_mol_per_m3.items()}
             proton_total = source.stage_data.get("acid_mol_per_m3")
             if product.phase == AQUEOUS and proton_total is not None:
                 acid[link.target] = float(proton_total[product.stage - 1])
@@ -533,4 +546,15 @@ def breakdown(cascade, flows, prods, reagent_info) -> dict | None:
             "saponification_base_mol_per_h": base * SECONDS_PER_HOUR,
             "products": {name.split(".", 1)[1]: {"purity": p.purity, "recovery": p.recovery}
                          for name, p in prods.items() if name.startswith(part.name + ".")}}
+        if part.cost_parameters is not None:
+            # cost.py's model on the part's own stages, liquors and base; per kg of its keyed products
+            from .cost import cascade_cost
+
+            oxide = sum(p.oxide_kg_per_h for name, p in prods.items()
+                        if name.startswith(part.name + ".") and p.key)
+            cost = cascade_cost(np.asarray(flows["aqueous"])[part.first:part.first + part.stages],
+                                np.asarray(flows["organic"])[part.first:part.first + part.stages], acid, base,
+                                oxide, part.cost_parameters,
+                                acid_kg_per_mol=(own or reagent_info or {}).get("acid_kg_per_mol"))
+            out[part.name]["cost"] = cost.to_dict()
     return out

@@ -99,7 +99,9 @@ def steady_table(result, profile_rows: int = 12, units: str = "si") -> str:
                               if p["purity"] is not None)
             lines.append(f"  {name:<14} stages {part['first_stage']}-{part['first_stage'] + part['stages'] - 1}, "
                          f"acid fed {part['acid_fed_mol_per_h']:.4g} mol/h, saponification base "
-                         f"{part['saponification_base_mol_per_h']:.4g} mol/h" + (f"; {shown}" if shown else ""))
+                         f"{part['saponification_base_mol_per_h']:.4g} mol/h"
+                         + (f", cost {part['cost']['total_usd_per_year']:,.0f} USD/yr" if "cost" in part else "")
+                         + (f"; {shown}" if shown else ""))
     if result.warnings:
         lines.append("")
         lines += [f"warning: {w}" for w in result.warnings]

@@ -16,7 +16,7 @@ import sys
 COMMANDS = {"run": "run", "validate": "validate", "design": "design", "sweep": "sweep", "curve": "curve",
             "compare": "compare", "optimize": "optimize", "pareto": "optimize", "systems": "systems",
             "sensitivity": "sensitivity", "uncertainty": "uncertainty", "window": "window", "draw": "draw",
-            "mccabe-thiele": "mccabe_thiele", "fit": "fit"}
+            "mccabe-thiele": "mccabe_thiele", "fit": "fit", "train": "train"}
 
 EXAMPLES = """examples:
   sx-model run configs/prnd_p507.yaml
@@ -34,6 +34,7 @@ EXAMPLES = """examples:
   sx-model draw configs/three_outlet_cepr.yaml --product pr_middle --plot draw.png
   sx-model mccabe-thiele configs/kremser_example.yaml --target raffinate=0.01g/L --plot mt.png
   sx-model fit configs/lacepn_p507_loop.yaml configs/nd_p507_shakeout.csv --fit equilibrium.log10_k.Nd
+  sx-model train configs/trains/light_ree_feed.yaml --products La,Ce,Pr,Nd --write train.yaml
 """
 
 
@@ -210,6 +211,19 @@ def _parser() -> argparse.ArgumentParser:
     _targets_option(unc, required=False)
     unc.add_argument("--output", metavar="NAME", help="output of the histogram, e.g. raffinate.purity")
     _parallel_options(unc)
+    trn = _command(sub, "train", "design a train of separation-factor cascades splitting a feed into products "
+                   "(sequence by cost, each cascade checked by simulation, the train simulated as one flowsheet)",
+                   "configs/trains/light_ree_feed.yaml --products La,Ce,Pr,Nd --write train.yaml",
+                   "feed file (feed, extractant system, capacity) or a separation_factor cascade config",
+                   "write the train as a diagram: cascades, streams, flows and product purities")
+    trn.add_argument("--products", required=True, metavar="LIST",
+                     help="products in any order: elements or groups of neighbours in the extraction order, "
+                          "e.g. La,Ce,Pr+Nd or La,Ce,didymium=Pr+Nd")
+    trn.add_argument("--purity", action="append", metavar="[NAME=]P",
+                     help="purity of every product (default 0.999), or NAME=P for one product (repeat)")
+    trn.add_argument("--no-optimise", action="store_true",
+                     help="design each cascade at the sequence's reflux only (no neighbouring refluxes)")
+    trn.add_argument("--write", metavar="FILE", help="write the train as a flowsheet config (sx-model run reads it)")
     _compare_and_systems(sub)
     _mccabe_thiele(sub)
     _fit(sub)
