@@ -82,6 +82,10 @@ class SteadyOptions:
         Pseudo-time steps allowed from each starting point [-].
     warm_pseudo_transient_steps : int
         ... from a warm start (a previous result or a coarser cascade) [-].
+    warm_long_steps : int
+        Acidity-driven models: pseudo-time steps from a warm start with the long first step before
+        the walk starts again with steps ten times shorter (four times as many allowed), then from the
+        cold start [-].
     newton_try_every, newton_try_iter : int
         From a warm start, Newton (at most ``newton_try_iter`` iterations) is tried after every
         ``newton_try_every`` accepted pseudo-time steps [-].
@@ -111,6 +115,7 @@ class SteadyOptions:
                          "edge check", "pseudo-transient")
     pseudo_transient_steps: int = 1500
     warm_pseudo_transient_steps: int = 400
+    warm_long_steps: int = 30
     newton_try_every: int = 5
     newton_try_iter: int = 12
     warm_pseudo_time_step: float = 0.3
@@ -464,10 +469,12 @@ def _stage_continuation(run):
         if ok:
             return u, res, label
     else:
-        # from the warm start, first with long pseudo-time steps, then (if they lead astray) with
-        # steps ten times shorter
-        for dt in (options.warm_pseudo_time_step, 0.1 * options.warm_pseudo_time_step):
-            u, res, ok = run.pseudo_transient(run.system.project(warm), max_iter=options.warm_pseudo_transient_steps,
+        # from the warm start, first with long pseudo-time steps, then with steps ten times shorter, a
+        # few dozen steps each (where they lead astray they rarely find the way back; the battery's
+        # own start-up path below is then cheaper)
+        for dt, steps in ((options.warm_pseudo_time_step, options.warm_long_steps),
+                          (0.1 * options.warm_pseudo_time_step, 4 * options.warm_long_steps)):
+            u, res, ok = run.pseudo_transient(run.system.project(warm), max_iter=steps,
                                               dt=dt, newton_every=options.newton_try_every)
             if ok:
                 return u, res, label
