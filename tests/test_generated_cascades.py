@@ -22,6 +22,7 @@ import pytest
 import sx_model
 from conftest import ROOT
 from sx_model.errors import IllPosedCascade
+from sx_model.solvers import steady
 
 sys.path.insert(0, os.fspath(ROOT / "benchmarks"))
 from bench_mass_action import loop_config  # noqa: E402
@@ -195,3 +196,24 @@ def test_the_edge_report_is_one_line_from_the_command_line(tmp_path):
     assert run.returncode == 1
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "not determined by its inputs" in lines[0] and "Traceback" not in run.stderr
+
+
+def test_a_long_cascade_off_the_edge_passes_the_edge_check_and_solves():
+    """Pr/Nd at the bundled flows, 125 + 375 stages: Newton does not converge, the edge check runs
+    (its 1 % probes converge at once) and finds the organic product 1e-3 away from the balance edge,
+    so the solve goes on and converges; the answer is the one found without the edge check."""
+    base = sx_model.load_config(ROOT / "configs" / "prnd_p507.yaml")
+    cascade = base.replace(stages={"extraction": 125, "scrub": 375})
+    ran = []
+    original = steady.STRATEGIES["edge check"]
+    steady.STRATEGIES["edge check"] = lambda run: ran.append(run.system.net.n) or original(run)
+    try:
+        result = sx_model.solve(cascade)
+    finally:
+        steady.STRATEGIES["edge check"] = original
+    assert 500 in ran
+    assert result.converged and result.mass_balance_error <= 1e-9
+    without = sx_model.solve(cascade, options=sx_model.SteadyOptions(
+        strategies=tuple(s for s in sx_model.SteadyOptions().strategies if s != "edge check")))
+    scale = result.aqueous.max()
+    np.testing.assert_allclose(result.aqueous, without.aqueous, rtol=1e-9, atol=1e-9 * scale)
