@@ -141,3 +141,49 @@ def test_bad_compare_reagents_input_is_one_line_exit_2(tmp_path, extra, key, nee
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and key in done.stderr and needle in done.stderr
     assert not out.exists()
+
+
+# -- sx-model run FLOWSHEET --plot: the train diagram --------------------------------------------------
+
+def _texts(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def test_a_flowsheet_plot_is_the_train_with_the_flows_its_links_carry():
+    """Link labels carry the flow of the outflow each link takes: the unlinked train's strip liquor at the
+    strip liquor's 1.5 L/min (the lace strip flow), the linked train's loaded organic at lace's 15 L/min;
+    products with their purities."""
+    from sx_model.plotting_train import plot_train
+
+    for path, label in ((UNLINKED, "strip liquor, 1.5 L/min"), (LINKED, "loaded organic, 15 L/min")):
+        result = sx_model.solve(sx_model.load_config(path))
+        fig = plot_train(result, yaml.safe_load(path.read_text()), base_dir=str(path.parent))
+        texts = _texts(fig)
+        assert label in texts, texts
+        purity = 100 * result.products["prnd.strip_liquor"].purity
+        assert any(t.startswith(f"strip_liquor: {purity:.3f} %") for t in texts), texts
+
+
+def test_run_plot_of_a_flowsheet_and_of_a_loop_of_links(tmp_path):
+    for path in (LINKED, SHEETS / "copper_series_parallel.yaml"):
+        png = tmp_path / f"{path.stem}.png"
+        done = subprocess.run([sys.executable, "-m", "sx_model", "run", str(path), "--plot", str(png), "--format",
+                               "json"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_plot_of_a_flowsheet_bad_input_writes_nothing(tmp_path):
+    bad = yaml.safe_load(LINKED.read_text())
+    bad["links"][0]["to"] = "prnd.nothing"
+    sheet = tmp_path / "bad.yaml"
+    sheet.write_text(yaml.safe_dump(bad))
+    cases = [([str(sheet), "--plot", str(tmp_path / "a.png")], "links[0]"),
+             ([str(LINKED), "--plot", str(tmp_path / "missing" / "b.png")], "--plot"),
+             ([str(LINKED), "--plot", str(tmp_path / "c.xyz")], "--plot")]
+    for args, key in cases:
+        done = subprocess.run([sys.executable, "-m", "sx_model", "run", *args], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and key in done.stderr, \
+            done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
