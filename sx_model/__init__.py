@@ -21,6 +21,7 @@ _LAZY = {
     "curve": ("sx_model.api", "curve"),
     "Targets": ("sx_model.studies.problem", "Targets"),
     "sweep": ("sx_model.api", "sweep"),
+    "compare_reagents": ("sx_model.api", "compare_reagents"),
     "optimize": ("sx_model.api", "optimize"),
     "pareto": ("sx_model.api", "pareto"),
     "sensitivity": ("sx_model.api", "sensitivity"),

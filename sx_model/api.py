@@ -120,3 +120,13 @@ def sensitivity(config, inputs=None, *, result=None):
     from .studies.sensitivity import sensitivity as run
 
     return run(_cascade(config), inputs, result=result)
+
+
+def compare_reagents(configs, *, labels=None, targets=None, executor=None):
+    """Reagents (acid fed, saponification base; by cascade and in total) and products of several
+    Cascades, config paths or mappings, the first the baseline (a linked train against the unlinked
+    one it replaces): :func:`sx_model.studies.linking.compare_reagents`. ``targets`` maps product names
+    to purities every config must reach."""
+    from .studies.linking import compare_reagents as run
+
+    return run([_cascade(c) for c in configs], labels=labels, targets=targets, executor=executor)

@@ -19,8 +19,28 @@ def _layers(names, links):
     return depth
 
 
-def plot_train(result, flowsheet: dict, path=None):
-    """The train of ``flowsheet`` (a flowsheet config mapping) with the figures of its solved ``result``."""
+def link_flows(flowsheet: dict, base_dir=None) -> dict:
+    """(source cascade, product) of every link -> (0-based stage in the joined cascade, phase) of the
+    outflow the link carries (``base_dir``: where the flowsheet's cascade files are)."""
+    from .config.flowsheet import read_flowsheet
+
+    sheet = read_flowsheet(flowsheet, base_dir)
+    offsets, first = {}, 0
+    for node in sheet.nodes:
+        offsets[node.name] = first
+        first += node.cascade.stage_count
+    cascades = {node.name: node.cascade for node in sheet.nodes}
+    out = {}
+    for link in sheet.links:
+        outlet = next(o for o in cascades[link.source_cascade].circuit.outlets if o.name == link.source)
+        out[(link.source_cascade, link.source)] = (outlet.stage + offsets[link.source_cascade], outlet.phase)
+    return out
+
+
+def plot_train(result, flowsheet: dict, path=None, base_dir=None):
+    """The train of ``flowsheet`` (a flowsheet config mapping; ``base_dir`` where its cascade files are)
+    with the figures of its solved ``result``: each link labelled with the flow of the outflow it
+    carries, each keyed product with its purity and flow."""
     import matplotlib
 
     if path is not None:
@@ -34,11 +54,15 @@ def plot_train(result, flowsheet: dict, path=None):
     targets = {b for _, b, _ in links}
     slot, pos = [0], {}
 
+    visiting = set()
+
     def place(n):
-        # a tree layout: a cascade sits level with the middle of the cascades it feeds
+        # a tree layout: a cascade sits level with the middle of the cascades it feeds (a recycle's
+        # return link is not followed)
         if n in pos:
             return pos[n][1]
-        kids = [place(k) for k in children[n]]
+        visiting.add(n)
+        kids = [place(k) for k in children[n] if k not in visiting]
         if kids:
             y = sum(kids) / len(kids)
         else:
@@ -50,6 +74,8 @@ def plot_train(result, flowsheet: dict, path=None):
     for n in names:
         if n not in targets:
             place(n)
+    for n in names:             # cascades on a loop of links with no root above them
+        place(n)
     columns = {}
     for n in names:
         columns.setdefault(depth[n], []).append(n)
@@ -68,16 +94,15 @@ def plot_train(result, flowsheet: dict, path=None):
         ax.text(x, y + 0.12, n, ha="center", va="center", fontsize=7, weight="bold")
         ax.text(x, y - 0.2, f"{stages.get(n, 0)} stages", ha="center", va="center", fontsize=6.5)
     # links between cascades: flow from the source cascade's stage outflow
+    carried = link_flows(flowsheet, base_dir)
     for a, b, outlet in links:
-        if outlet == "loaded_organic":
-            flow = result.organic_flow[first[a] + stages[a] - 1]
-        else:
-            flow = result.aqueous_flow[first[a]]
+        stage, phase = carried[(a, outlet)]
+        flow = (result.organic_flow if phase == "organic" else result.aqueous_flow)[stage]
         xa, ya = pos[a]
         xb, yb = pos[b]
         ax.annotate("", xy=(xb - 1.0, yb), xytext=(xa + 1.0, ya),
                     arrowprops={"arrowstyle": "->", "color": "#555555", "lw": 1.0})
-        ax.text((xa + xb) / 2 + 0.2, (ya + yb) / 2 + 0.1,
+        ax.text((xa + xb) / 2 + 0.2, (ya + yb) / 2 - 0.15,
                 f"{outlet.replace('_', ' ')}, {flow * L_PER_MIN:.3g} L/min", fontsize=5.5, ha="center",
                 color="#555555")
     # feed and products

@@ -26,6 +26,7 @@ EXAMPLES = """examples:
   sx-model sweep configs/prnd_p507.yaml --vary sections.scrub.stages=10:60:5 --plot sweep.png
   sx-model curve configs/prnd_p507.yaml --stages 30:90:10 --target loaded_organic=0.999
   sx-model compare configs/prnd_p507.yaml other.yaml --vary "streams.organic.flow=40:50:1 L/min"
+  sx-model compare configs/flowsheets/prnd_unlinked.yaml configs/flowsheets/prnd_linked.yaml --reagents
   sx-model optimize configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999
   sx-model pareto configs/prnd_p507.yaml --target loaded_organic=0.999 --target raffinate=0.999 --plot f.png
   sx-model sensitivity configs/prnd_p507.yaml --plot tornado.png
@@ -269,6 +270,11 @@ def _compare_and_systems(sub):
     cmp_.add_argument("configs", nargs="+", help="YAML config files")
     cmp_.add_argument("--vary", action="append", default=[], metavar="KEY=SPEC",
                       help="sweep each config over these values (else: one run each)")
+    cmp_.add_argument("--reagents", action="store_true",
+                      help="acid and saponification base of each config, by cascade and in total, and "
+                           "what each saves against the first (e.g. a linked train against the unlinked one)")
+    cmp_.add_argument("--target", action="append", default=[], metavar="PRODUCT=PURITY",
+                      help="with --reagents: a purity every config's product must reach (repeatable)")
     _output_options(cmp_, "overlay purity/recovery curves of all configs (needs --vary)")
     sysp = sub.add_parser("systems", help="list the extractant systems shipped with the package",
                           epilog="example: sx-model systems p507_chloride")

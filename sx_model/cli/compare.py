@@ -19,8 +19,33 @@ def _labels(paths):
 def main(args) -> int:
     if args.plot and not args.vary:
         raise ConfigError("--plot", "compare draws curves; give --vary KEY=SPEC to compare over a range")
+    reagents = getattr(args, "reagents", False)
+    if getattr(args, "target", None) and not reagents:
+        raise ConfigError("--target", "compare checks purity targets with --reagents; add --reagents")
+    if reagents and args.vary:
+        raise ConfigError("--reagents", "compares single runs; remove --vary")
+    if reagents and len(args.configs) < 2:
+        raise ConfigError("--reagents", f"{len(args.configs)} config; expected a baseline and at least one other")
+    targets = {}
+    if reagents:
+        from ..studies.problem import parse_target
+
+        for text in args.target:
+            name, purity, recovery = parse_target(text)
+            if recovery is not None:
+                raise ConfigError("--target", f"{text!r}; compare --reagents checks purities only: "
+                                              "PRODUCT=purity")
+            targets[name] = purity
     outputs, paths = output.plan(args, FILES, inputs=args.configs)
     cascades = [(label, output.load(p)) for label, p in zip(_labels(args.configs), args.configs)]
+    if reagents:
+        from ..studies.linking import compare_reagents
+
+        comparison = compare_reagents([c for _, c in cascades], labels=[lab for lab, _ in cascades],
+                                      targets=targets)
+        files = {"compare.json": output.dumps(comparison.to_dict()), "compare.csv": comparison.to_csv()}
+        output.finish(args, outputs, paths, files, "compare.json", "compare.csv", comparison.table)
+        return 0
     if args.vary:
         return _sweeps(args, outputs, paths, cascades)
     from ..solvers.steady import solve

@@ -17,9 +17,25 @@ def main(args) -> int:
              "products.csv": result.products_csv(units=units)}
     extra = {}
     if args.plot:
-        extra["plot"] = output.figure_writer(result.plot())
+        extra["plot"] = output.figure_writer(_figure(args.config, result))
     output.finish(args, outputs, paths, files, "result.json", "products.csv",
                   lambda: steady_table(result, units=units), extra)
     if args.format != "table":
         output.warn(result.warnings)
     return 0
+
+
+def _figure(path, result):
+    """A flowsheet's train diagram (cascades, links with their flows, products with purity and flow);
+    a cascade's stage profiles."""
+    import os
+
+    from ..config.files import read_yaml
+    from ..config.flowsheet import is_flowsheet
+
+    data = read_yaml(path)
+    if is_flowsheet(data):
+        from ..plotting_train import plot_train
+
+        return plot_train(result, data, base_dir=os.path.dirname(os.path.abspath(os.fspath(path))))
+    return result.plot()
