@@ -202,8 +202,32 @@ def operating_warnings(circuit: Circuit) -> list:
         j = sec.first
         aq, org = flows[AQUEOUS][j], flows[ORGANIC][j]
         if aq > 0 and org > 0:
+            if sec.mixer_o_a is not None:
+                ratio = sec.mixer_o_a
+                if not OA_RANGE[0] <= ratio <= OA_RANGE[1]:
+                    warnings.append(f"O/A in the mixers of the {sec.name} section is {ratio:.3g} "
+                                    f"(sections.{sec.name}.mixer_o_a), outside the usual "
+                                    f"{OA_RANGE[0]:g}..{OA_RANGE[1]:g} of mixer-settlers")
+                continue
             ratio = org / aq
             if not OA_RANGE[0] <= ratio <= OA_RANGE[1]:
                 warnings.append(f"O/A in the {sec.name} section is {ratio:.3g}, outside the usual "
-                                f"{OA_RANGE[0]:g}..{OA_RANGE[1]:g} of mixer-settlers")
+                                f"{OA_RANGE[0]:g}..{OA_RANGE[1]:g} of mixer-settlers (plants recycle "
+                                f"settled phase to the mixers: sections.{sec.name}.mixer_o_a)")
     return warnings
+
+
+def mixer_recycle(section, aqueous_flow, organic_flow) -> dict | None:
+    """The internal recycle that holds ``section.mixer_o_a`` in a mixer whose advance flows are
+    ``aqueous_flow`` and ``organic_flow`` [m^3/s]: the phase recycled and its flow, or None without a
+    mixer O/A."""
+    target = section.mixer_o_a
+    if target is None or aqueous_flow <= 0 or organic_flow <= 0:
+        return None
+    advance = organic_flow / aqueous_flow
+    if advance > target:            # too little aqueous in the mixer: recycle settled aqueous
+        phase, flow = AQUEOUS, organic_flow / target - aqueous_flow
+    else:                           # too little organic: recycle settled organic
+        phase, flow = ORGANIC, target * aqueous_flow - organic_flow
+    return {"advance_o_a": float(advance), "mixer_o_a": float(target), "recycled_phase": phase,
+            "recycle_m3_per_s": float(flow)}

@@ -33,6 +33,11 @@ class Section:
         Murphree efficiency (organic phase) of its stages [-].
     temperature : float
         Temperature of its stages [K].
+    mixer_o_a : float or None
+        O/A held in the mixers by recycling settled aqueous (or organic) of the same stage back to its
+        mixer [-]; None: the mixers run at the advance O/A. An internal recycle leaves the steady-state
+        balances of equilibrium stages unchanged (the recycled phase leaves the stage as it enters it);
+        it sets the phase ratio the mixers see, which is what the O/A guard checks.
     """
 
     name: str
@@ -40,6 +45,7 @@ class Section:
     stages: int
     efficiency: float = 1.0
     temperature: float = 298.15
+    mixer_o_a: float | None = None
 
     @property
     def last(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .circuit import AQUEOUS
+from .circuit import AQUEOUS, ORGANIC
 from .constants import H2SO4, HCL, NAOH, SECONDS_PER_HOUR
 from .errors import ConvergenceError
 from .results import ProductResult, SteadyResult
@@ -78,8 +78,7 @@ def build_steady_result(cascade, flows, x, y, *, closure, iterations, residual_n
         residual_norm=float(residual_norm),
         mass_balance={c: float(v) for c, v in zip(comps, closure)},
         mass_balance_error=float(np.max(closure)) if closure.size else 0.0,
-        components=comps, sections=[{"name": s.name, "first_stage": s.first + 1, "stages": s.stages}
-                                    for s in circuit.sections],
+        components=comps, sections=[_section_entry(s, flows) for s in circuit.sections],
         aqueous=x, organic=y, aqueous_flow=np.asarray(flows["aqueous"], dtype=float),
         organic_flow=np.asarray(flows["organic"], dtype=float), products=prods, warnings=warnings,
         model=cascade.model.describe(), solve_time_s=solve_time, cost=cost, reagents=reagents,
@@ -346,3 +345,15 @@ def stage_warnings(cascade, stage_data) -> list:
             warnings.append(f"equilibrium pH leaves the model's validity range {low:g}..{high_ph:g} in "
                             f"{outside.size} stage(s) (stage {j + 1}: pH {ph[j]:.2f})")
     return warnings
+
+
+def _section_entry(section, flows) -> dict:
+    """A section of the result: name, first stage (1-based), stages and, with a mixer O/A, the
+    internal recycle that holds it at the section's first stage."""
+    from .cascade import mixer_recycle
+
+    entry = {"name": section.name, "first_stage": section.first + 1, "stages": section.stages}
+    recycle = mixer_recycle(section, float(flows[AQUEOUS][section.first]), float(flows[ORGANIC][section.first]))
+    if recycle is not None:
+        entry.update(recycle)
+    return entry

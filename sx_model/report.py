@@ -36,7 +36,12 @@ def steady_table(result, profile_rows: int = 12, units: str = "si") -> str:
              f"converged: {result.converged} ({result.method}, {result.iterations} iterations, "
              f"{1e3 * result.solve_time_s:.1f} ms); mass-balance closure {result.mass_balance_error:.2e}; "
              f"{result.stages} stages (" + ", ".join(f"{s['name']} {s['stages']}" for s in result.sections)
-             + ")", ""]
+             + ")"]
+    for s in result.sections:
+        if "mixer_o_a" in s:
+            lines.append(f"mixers of {s['name']}: O/A {s['mixer_o_a']:.3g} (advance {s['advance_o_a']:.3g}), "
+                         f"{s['recycled_phase']} recycled at {s['recycle_m3_per_s'] * 3600:.4g} m3/h per stage")
+    lines.append("")
     lines += _products(result, units)
     lines.append("")
     comps = list(result.components)

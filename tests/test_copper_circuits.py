@@ -323,3 +323,58 @@ def test_a_strip_liquor_that_strips_is_accepted():
     for acid in ("3.6707 mol/L", "1 mol/L"):
         cascade = sx_model.load_config(_with(_copper_2e1s(), "streams.strip.acid", acid))
         assert sx_model.solve(cascade).metal_summary["net_transfer_g_per_L"] > 0
+
+
+# -- O/A in the mixers (internal recycle) ------------------------------------------------------------
+
+def test_mixer_o_a_reports_the_recycle_and_leaves_the_balances_alone(washed):
+    """The wash (100 m3/h organic, 5 m3/h liquor) and the strip (100 and 20 m3/h) held at O/A 1 in the
+    mixers need 100/1 - 5 = 95 and 100 - 20 = 80 m3/h of settled aqueous recycled; the steady state is
+    the one without the recycle (an equilibrium stage's outflows do not depend on what circulates
+    inside it), and only the advance-O/A warning goes."""
+    cascade, result = washed
+    sections = {s["name"]: s for s in result.sections}
+    assert sections["wash"]["recycled_phase"] == "aqueous"
+    assert sections["wash"]["recycle_m3_per_s"] * 3600 == pytest.approx(95.0, rel=1e-12)
+    assert sections["wash"]["advance_o_a"] == pytest.approx(20.0, rel=1e-12)
+    assert sections["strip"]["recycle_m3_per_s"] * 3600 == pytest.approx(80.0, rel=1e-12)
+    assert "mixer_o_a" not in sections["extraction"]
+    config = yaml.safe_load(WASH.read_text())
+    for name in ("wash", "strip"):
+        config["sections"][name].pop("mixer_o_a")
+    plain = sx_model.solve(sx_model.load_config(config))
+    np.testing.assert_allclose(plain.aqueous, result.aqueous, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(plain.organic, result.organic, rtol=1e-12, atol=1e-15)
+    assert any("O/A in the wash section is 20" in w for w in plain.warnings)
+    assert not any("O/A" in w for w in result.warnings)
+    # written back and read again, the mixer ratios stay
+    again = sx_model.load_config(sx_model.to_config(cascade))
+    assert [s.mixer_o_a for s in again.circuit.sections] == [None, 1.0, 1.0]
+
+
+def test_mixer_o_a_below_the_advance_recycles_organic():
+    """Extraction at advance O/A 1 held at O/A 2 in the mixers: 2 x 100 - 100 = 100 m3/h of settled
+    organic recycled; O/A 15 in the mixers is warned about."""
+    config = yaml.safe_load(WASH.read_text())
+    config["sections"]["extraction"]["mixer_o_a"] = 2
+    result = sx_model.solve(sx_model.load_config(config))
+    extraction = result.sections[0]
+    assert extraction["recycled_phase"] == "organic"
+    assert extraction["recycle_m3_per_s"] * 3600 == pytest.approx(100.0, rel=1e-12)
+    config["sections"]["extraction"]["mixer_o_a"] = 15
+    warned = sx_model.load_config(config).warnings
+    assert any("mixers of the extraction section is 15" in w for w in warned)
+
+
+@pytest.mark.parametrize("value", [0, -1, 1000, "abc", None, [1], "nan"])
+def test_bad_mixer_o_a_exits_2_with_one_line(tmp_path, value):
+    config = yaml.safe_load(WASH.read_text())
+    config["sections"]["strip"]["mixer_o_a"] = value
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run = subprocess.run([sys.executable, "-m", "sx_model", "run", str(path), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "sections.strip.mixer_o_a" in lines[0] and "Traceback" not in run.stderr
+    assert not (tmp_path / "out").exists()

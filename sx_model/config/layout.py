@@ -22,7 +22,9 @@ from .models import read_model
 TOP_KEYS = frozenset({"name", "description", "components", "equilibrium", "sections", "streams",
                       "products", "notes", "cost", "uncertainty"})
 SECTION_ORDER = ("extraction", "scrub", "wash", "strip")
-SECTION_KEYS = frozenset({"stages", "efficiency", "temperature"})
+#: Range accepted for sections.<name>.mixer_o_a (phase ratio in the mixers) [-].
+MIXER_O_A = (0.01, 100.0)
+SECTION_KEYS = frozenset({"stages", "efficiency", "temperature", "mixer_o_a"})
 #: Temperatures a section may have [K]: liquid water at ambient pressure.
 TEMPERATURE_RANGE = (273.15, 373.15)
 #: Reserved stream names and where they enter: (phase, section whose stage, "first" or "last").
@@ -198,9 +200,14 @@ def _read_sections(raw):
         temperature = 298.15
         if "temperature" in body:
             temperature = read_temperature(body["temperature"], f"{key}.temperature")
+        mixer = None
+        if "mixer_o_a" in body:
+            mixer = v.number(body["mixer_o_a"], f"{key}.mixer_o_a", minimum=MIXER_O_A[0], maximum=MIXER_O_A[1],
+                             what=f"an O/A held in the mixers by internal recycle, {MIXER_O_A[0]:g} to "
+                                  f"{MIXER_O_A[1]:g}")
         if stages == 0:
             continue
-        sections.append(Section(sec_name, first, stages, efficiency, temperature))
+        sections.append(Section(sec_name, first, stages, efficiency, temperature, mixer))
         first += stages
     return sections
 

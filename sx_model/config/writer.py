@@ -35,6 +35,8 @@ def _section(section):
         out["efficiency"] = section.efficiency
     if section.temperature != 298.15:
         out["temperature"] = _si(section.temperature, "K")
+    if section.mixer_o_a is not None:
+        out["mixer_o_a"] = section.mixer_o_a
     return out
 
 
