@@ -307,3 +307,20 @@ def test_published_lix84i_countercurrent_case():
                             targets={"aqueous": p["raffinate_g_per_L"] / 63.546 * 1000})
     step = diagram.steps[0]
     assert step.reached and step.whole_stages == p["stages"] and step.stages == pytest.approx(3.85, abs=0.01)
+
+
+def test_net_transfer_per_volume_percent_for_the_mass_action_plant():
+    """The 2E+1S plant gives its reagent as 20 vol% of LIX 84-I: the summary's net transfer per vol%
+    is the net transfer over 20 (g/L per vol%), it follows an edited extractant concentration, and the
+    config written back gives the reagent the same way (same concentration to round-off)."""
+    cascade = sx_model.load_config(ROOT / "configs" / "copper_2e1s.yaml")
+    summary = sx_model.solve(cascade).to_dict()["metal_summary"]
+    assert summary["volume_percent"] == 20.0
+    assert summary["net_transfer_g_per_L_per_volume_percent"] == pytest.approx(
+        summary["net_transfer_g_per_L"] / 20.0, rel=1e-12)
+    written = sx_model.to_config(cascade)["equilibrium"]["extractant"]
+    assert written["volume_percent"] == 20.0 and "concentration" not in written
+    again = sx_model.load_config(sx_model.to_config(cascade))
+    assert again.model.extractant == pytest.approx(cascade.model.extractant, rel=1e-15)
+    doubled = type(cascade.model)(**{**cascade.model.parameters(), "extractant": 2 * cascade.model.extractant})
+    assert doubled.volume_percent == pytest.approx(40.0, rel=1e-12)

@@ -103,6 +103,7 @@ def read_extractant(mapping, key, system=None) -> dict:
                           "give the extractant as one of concentration (mol/L as HA, or g/L with "
                           "molar_mass) or volume_percent (with density and molar_mass)"
                           if given else "required key is missing")
+    volume_basis = None
     if "concentration" in body:
         conc = _extractant_concentration(body["concentration"], v.join(sub, "concentration"), molar_mass)
     else:
@@ -111,12 +112,15 @@ def read_extractant(mapping, key, system=None) -> dict:
         load = max_load(body, sub, system)
         if density is not None and molar_mass is not None:
             conc = pct / 100.0 * density / molar_mass
+            volume_basis = {"percent_per_extractant": pct / conc}
         elif load is not None:
             # a reagent blend known by its maximum load: at full load every HA is bound, z * k HA
             # (nu = z units of (HA)_k, the default stoichiometry) per metal ion of charge z
             element, per_percent, charge = load
             association = _association(body, sub, system)
             conc = pct * per_percent * charge * association
+            volume_basis = {"percent_per_extractant": pct / conc, "max_load_element": element,
+                            "max_load_per_percent": per_percent}
         else:
             missing = "density" if density is None else "molar_mass"
             raise ConfigError(v.join(sub, missing), "required with volume_percent (the extractant's "
@@ -135,7 +139,8 @@ def read_extractant(mapping, key, system=None) -> dict:
         name = v.text(name, v.join(sub, "name"))
     association = _association(body, sub, system)
     return {"extractant": conc, "saponification": sapon, "base": base, "extractant_name": name,
-            "association": association, "molar_mass": molar_mass, "density": density}
+            "association": association, "molar_mass": molar_mass, "density": density,
+            "volume_basis": volume_basis}
 
 
 def _association(body, sub, system) -> int:
@@ -293,7 +298,7 @@ def read_common(mapping, key, components, charges, system) -> dict:
                                       "association")}
     out.update(medium=medium, stoichiometry=nu.tolist(), protons=p.tolist(),
                molar_mass=extractant["molar_mass"], density=extractant["density"],
-               enthalpy=enthalpy, reference_temperature=t_ref)
+               volume_basis=extractant["volume_basis"], enthalpy=enthalpy, reference_temperature=t_ref)
     return {"kwargs": out, "ph_slope": slopes, "extractant_order": orders}
 
 
@@ -346,6 +351,15 @@ def write_common(model) -> dict:
         out["extractant"]["molar_mass"] = f"{model.molar_mass!r} kg/mol"
     if model.density is not None:
         out["extractant"]["density"] = f"{model.density!r} kg/m**3"
+    basis = getattr(model, "volume_basis", None)
+    if basis is not None and (model.density is not None and model.molar_mass is not None
+                              or "max_load_element" in basis):
+        # given as a volume percent: written back the same way (the concentration follows from it)
+        del out["extractant"]["concentration"]
+        out["extractant"]["volume_percent"] = model.volume_percent
+        if "max_load_element" in basis:
+            out["extractant"]["max_load_per_volume_percent"] = {
+                basis["max_load_element"]: f"{basis['max_load_per_percent']!r} mol/m**3"}
     medium = model.medium
     if medium.speciated and medium.ka2_function == "clegg1994":
         out["medium"] = {"name": medium.name, "ka2": "clegg1994"}

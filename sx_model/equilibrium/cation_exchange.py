@@ -118,7 +118,8 @@ class CationExchange(EquilibriumModel):
                  saponification=0.0, base="NaOH", ph_validity=(0.0, 7.0), sources=None, system=None,
                  extractant_name=None, association=2, stoichiometry=None, protons=None,
                  dosage_slope=None, dosage_scale=None, enthalpy=None,
-                 reference_temperature=T_STANDARD, medium=None, molar_mass=None, density=None):
+                 reference_temperature=T_STANDARD, medium=None, molar_mass=None, density=None,
+                 volume_basis=None):
         self.components = tuple(components)
         c = len(self.components)
         self.charges = np.asarray(charges, dtype=float)
@@ -145,6 +146,15 @@ class CationExchange(EquilibriumModel):
         self.medium = medium or CHLORIDE
         self.molar_mass = None if molar_mass is None else float(molar_mass)
         self.density = None if density is None else float(density)
+        self.volume_basis = None if volume_basis is None else dict(volume_basis)
+
+    @property
+    def volume_percent(self):
+        """Volume percent of reagent in the organic when the config gave it (``extractant:
+        {volume_percent}``), else None; it follows the extractant concentration if that is edited."""
+        if self.volume_basis is None:
+            return None
+        return self.volume_basis["percent_per_extractant"] * self.extractant
 
     def parameters(self):
         return {"components": self.components, "charges": self.charges.tolist(),
@@ -158,7 +168,7 @@ class CationExchange(EquilibriumModel):
                 "enthalpy": self.enthalpy.tolist(),
                 "reference_temperature": self.reference_temperature,
                 "medium": self.medium.parameters(), "molar_mass": self.molar_mass,
-                "density": self.density}
+                "density": self.density, "volume_basis": self.volume_basis}
 
     @property
     def capacity(self) -> float:
