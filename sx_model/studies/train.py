@@ -214,17 +214,10 @@ def shortcut_split(beta, feed_mol, fraction_a, purity_a, purity_b, phase, feed_f
     base = w_min if w_min > 0 else f / (beta - 1.0)
     best = None
     for k in multiples:
-        w = k * base
-        s = w + f if phase == AQUEOUS else w + f - 1.0
-        if s <= 0 or w <= 0:
+        staged = _staged(k * base, f, phase, beta, a, b, spare)
+        if staged is None:
             continue
-        try:
-            n_real, m_real = section_stages(beta, a, b, s, w, phase, spare)
-        except InfeasibleDesign:
-            continue
-        n, m = max(1, math.ceil(n_real)), max(1, math.ceil(m_real))
-        if max(n, m) > MAX_SECTION_STAGES:
-            continue
+        s, w, n, m = staged
         cost = split_cost(n, m, s, w, feed_mol, phase, feed_flow, capacity, acid, p, spare)
         if best is None or cost < best.usd_per_year:
             best = SplitEstimate(beta, feed_mol, fraction_a, purity_a, purity_b, phase, n, m, s, w, k, cost)
@@ -499,15 +492,10 @@ def design_step(planner, step, feed_stream, *, optimise=True, executor=None, nam
     multiples = [1.0] + (list(OPTIMISE_STEPS) if optimise else [])
     tried, best = [], None
     for k in multiples:
-        w = est.w * k
-        s = w + f if phase == AQUEOUS else w + f - 1.0
-        try:
-            n_real, m_real = section_stages(beta, a, b, s, w, phase, spare)
-        except InfeasibleDesign:
+        staged = _staged(est.w * k, f, phase, beta, a, b, spare)
+        if staged is None:
             continue
-        n0, m0 = max(1, math.ceil(n_real)), max(1, math.ceil(m_real))
-        if max(n0, m0) > MAX_SECTION_STAGES:
-            continue
+        s, w, n0, m0 = staged
         try:
             n, m, s2, w2, current, met, _ = checker.search(n0, m0, s, w, move_reflux=True)
         except InfeasibleDesign as exc:
@@ -846,3 +834,20 @@ def _flowsheet(feed, products, root, designed, strips, name):
              "links": links}
     start = _Start(np.vstack([r.aqueous for r in profiles]), np.vstack([r.organic for r in profiles]))
     return sheet, outlets, start
+
+
+def _staged(w, f, phase, beta, a, b, spare):
+    """(S, W, n, m) at scrub ratio ``w``: S from the balance of the feed phase, the theory's stage
+    counts rounded up; None where the ratios are not positive, the split is infeasible or a section
+    would exceed MAX_SECTION_STAGES."""
+    s = w + f if phase == AQUEOUS else w + f - 1.0
+    if s <= 0 or w <= 0:
+        return None
+    try:
+        n_real, m_real = section_stages(beta, a, b, s, w, phase, spare)
+    except InfeasibleDesign:
+        return None
+    n, m = max(1, math.ceil(n_real)), max(1, math.ceil(m_real))
+    if max(n, m) > MAX_SECTION_STAGES:
+        return None
+    return s, w, n, m
