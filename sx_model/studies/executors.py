@@ -235,23 +235,23 @@ class ProcessExecutor(_Closing):
                     task = (_solve_chunk, (list(itertools.islice(source, size)), self.warm, self.options))
                 first += size
                 while len(in_flight) >= self.workers:
+                    signal.clear()          # before looking: a chunk finishing after the look wakes us
                     collect()
                     if len(in_flight) >= self.workers:
                         signal.wait(0.05)
-                        signal.clear()
                 in_flight[k] = pool.apply_async(task[0], (task[1],), callback=wake, error_callback=wake)
                 collect()
                 while following in done:
                     yield from done.pop(following)
                     following += 1
             while following < len(sizes):
+                signal.clear()
                 collect()
                 while following in done:
                     yield from done.pop(following)
                     following += 1
-                if following < len(sizes):
+                if following < len(sizes) and following not in done:
                     signal.wait(0.05)
-                    signal.clear()
             finished = True
         finally:
             # normal end: let the workers finish; Ctrl-C or the caller stopped: stop them now
