@@ -199,21 +199,61 @@ def test_the_edge_report_is_one_line_from_the_command_line(tmp_path):
 
 
 def test_a_long_cascade_off_the_edge_passes_the_edge_check_and_solves():
-    """Pr/Nd at the bundled flows, 125 + 375 stages: Newton does not converge, the edge check runs
+    """Pr/Nd at the bundled flows, 125 + 375 stages, solved without stage-count continuation (which
+    converges at once here): Newton from the substitution start does not converge, the edge check runs
     (its 1 % probes converge at once) and finds the organic product 1e-3 away from the balance edge,
-    so the solve goes on and converges; the answer is the one found without the edge check."""
+    so the solve goes on (pseudo-transient) and converges; the answer is the one the default
+    strategies find (Newton from the coarser cascade), an independent path."""
     base = sx_model.load_config(ROOT / "configs" / "prnd_p507.yaml")
     cascade = base.replace(stages={"extraction": 125, "scrub": 375})
     ran = []
     original = steady.STRATEGIES["edge check"]
     steady.STRATEGIES["edge check"] = lambda run: ran.append(run.system.net.n) or original(run)
     try:
-        result = sx_model.solve(cascade)
+        result = sx_model.solve(cascade, options=sx_model.SteadyOptions(
+            strategies=("newton", "edge check", "pseudo-transient")))
     finally:
         steady.STRATEGIES["edge check"] = original
     assert 500 in ran
     assert result.converged and result.mass_balance_error <= 1e-9
-    without = sx_model.solve(cascade, options=sx_model.SteadyOptions(
-        strategies=tuple(s for s in sx_model.SteadyOptions().strategies if s != "edge check")))
+    assert result.method.startswith("pseudo-transient")
+    without = sx_model.solve(cascade)
+    assert without.method == "newton (from a coarser cascade)"
     scale = result.aqueous.max()
     np.testing.assert_allclose(result.aqueous, without.aqueous, rtol=1e-9, atol=1e-9 * scale)
+
+
+def test_pinched_carry_over_extends_a_geometric_profile():
+    """Closed form: in the pinch of a long section each component changes by the same factor from
+    stage to stage, ln x_j = ln x_0 + j ln r. Carried over from m to M stages, a decaying component
+    keeps its level at the abundant end and continues the same factor over the added stages, i.e. it
+    is again ln x_0 + j ln r for j = 0..M-1; a growing one likewise from the other end; a flat one
+    stays flat. (The relative-position resampling would halve every slope.)"""
+    m, big = 40, 100
+    j_m, j_big = np.arange(m), np.arange(big)
+    block = np.stack([2.0 - 0.7 * j_m,                   # decays along the section (r = e^-0.7)
+                      -30.0 + 0.4 * j_m,                 # grows along it
+                      np.full(m, 1.5)], axis=1)          # a major component, flat
+    out = steady._resample_section(block, big)
+    np.testing.assert_allclose(out[:, 0], 2.0 - 0.7 * j_big, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out[:, 1], -30.0 + 0.4 * (j_big - (big - m)), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out[:, 2], 1.5, rtol=0, atol=1e-15)
+    # fewer stages, or pinched=False: the relative-position resampling (halved slope when doubled)
+    plain = steady._resample_section(block, 2 * m, pinched=False)
+    np.testing.assert_allclose(np.diff(plain[5:-5, 0]), -0.35, rtol=0, atol=1e-12)
+    assert steady._resample_section(block, m // 2).shape == (m // 2, 3)
+
+
+def test_saponified_loop_converges_by_newton_from_the_coarser_cascade():
+    """The saponified mass-action loop of the benchmarks at 120 + 120 + 60 stages x 16: the coarser
+    cascade's profile carried over into the pinch is close enough for Newton (it used to need the
+    pseudo-transient path at every level); the answer is the pseudo-transient path's (an independent
+    route) to 1e-9, and both close the balance."""
+    cascade = sx_model.load_config(loop_config(SERIES, 120, 120, 60))
+    result = sx_model.solve(cascade)
+    assert result.method == "newton (from a coarser cascade)"
+    walked = sx_model.solve(cascade, options=sx_model.SteadyOptions(strategies=("stage continuation",)))
+    assert walked.method.startswith("pseudo-transient")
+    assert result.mass_balance_error <= 1e-9 and walked.mass_balance_error <= 1e-9
+    scale = result.aqueous.max()
+    np.testing.assert_allclose(result.aqueous, walked.aqueous, rtol=1e-9, atol=1e-9 * scale)

@@ -7,12 +7,12 @@ named strategies of :attr:`SteadyOptions.strategies` in turn until one converges
 ``warm newton``
     Newton from a previous result (``initial``), resampled onto the stage counts if they differ.
 ``coarse newton``
-    Stage-count continuation (models without internal unknowns, from ``coarsen_min_stages`` stages on):
-    the same cascade with every section halved is solved first (the same way, recursively), and Newton
-    starts from its profile resampled onto the full stage counts. The composition profile changes
-    smoothly with the number of stages per section, so the resampled profile is close to the answer even
-    where Newton from any other start is not (separation-factor cascades at optimum reflux, on the
-    material-balance edge).
+    Stage-count continuation (from ``coarsen_min_stages`` stages on): the same cascade with every
+    section halved is solved first (the same way, recursively), and Newton starts from its profile
+    carried over onto the full stage counts, the added stages inserted in the pinched middle of each
+    section (:func:`_resample_section`). That start is close to the answer even where Newton from any
+    other start is not (separation-factor cascades at optimum reflux, on the material-balance edge;
+    saponified closed loops); for a long section it is the answer to round-off.
 ``newton``
     Newton (analytic sparse Jacobian, SuperLU, Armijo line search with a watchdog) from successive
     substitution on the distribution ratios (the classical K-value method, with the total metal level
@@ -353,6 +353,7 @@ class _Run:
         self.best = None
         self.warm = None
         self.coarse_start = None      # the coarser cascade's profile on this cascade, once solved
+        self.coarse_pinched = []      # ... carried over into the pinch (if Newton may start there)
         self.path_end = []
         self.tried = []
 
@@ -364,6 +365,8 @@ class _Run:
             if self._coarse is not None:
                 self.total += self._coarse.iterations
                 self.coarse_start = _warm_start(self.system, self._coarse, self.cascade.circuit)
+                self.coarse_pinched = _pinched_starts(self.system, self._coarse, self.cascade.circuit,
+                                                      self.coarse_start)
                 if self.warm is None:
                     self.warm = self.coarse_start
         return self._coarse
@@ -420,8 +423,10 @@ def _warm_newton(run):
     if run.initial is None:
         return None
     run.warm = _warm_start(run.system, run.initial, run.cascade.circuit)
-    return _first_newton(run, [run.warm] if run.warm is not None else [], "newton (warm start)",
-                         max_iter=run.options.warm_max_iter)
+    starts = [run.warm] if run.warm is not None else []
+    if starts and run.initial.aqueous.shape[0] != run.system.net.n:       # a shorter cascade's result
+        starts = _pinched_starts(run.system, run.initial, run.cascade.circuit, run.warm) + starts
+    return _first_newton(run, starts, "newton (warm start)", max_iter=run.options.warm_max_iter)
 
 
 def _newton_from_starts(run):
@@ -443,12 +448,19 @@ def _first_newton(run, starts, label, **kw):
 
 
 def _coarse_newton(run):
-    """Stage-count continuation for every model: Newton from the resampled solution of the same
-    cascade with every section halved (solved the same way, recursively)."""
-    # (acidity-driven models: Newton from the resampled profile rarely converges; they take the
-    # pseudo-transient path from it, "stage continuation")
-    if run.system.model.internal_count or run.coarse() is None:
+    """Stage-count continuation: Newton from the solution of the same cascade with every section
+    halved (solved the same way, recursively), carried over onto the full stage counts: first with
+    the added stages in the pinch of each section (:func:`_resample_section`, at most
+    ``warm_max_iter`` iterations; acidity-driven models only from there), then, for the models without
+    internal unknowns, resampled on the relative stage position. (Acidity-driven models rarely
+    converge from the resampled profile; they take the pseudo-transient path from it, "stage
+    continuation".)"""
+    if run.coarse() is None:
         return None
+    found = _first_newton(run, run.coarse_pinched, "newton (from a coarser cascade)",
+                          max_iter=run.options.warm_max_iter)
+    if found is not None or run.system.model.internal_count:
+        return found
     return _first_newton(run, [run.coarse_start], "newton (from a coarser cascade)")
 
 
@@ -715,29 +727,81 @@ def _tangent(system, u, at, fraction, h=1e-4):
     return tangent if np.all(np.isfinite(tangent)) else None
 
 
-def _warm_start(system, initial, circuit=None):
+def _warm_start(system, initial, circuit=None, pinched=False):
     """Start from a previous result: as it is when the shapes match; else, when the components match,
-    each section's profile resampled (log-linear in the stage position) onto the new stage count."""
+    each section's profile carried over onto the new stage count (:func:`_resample_section`; with
+    ``pinched``, None unless some section grows)."""
     n, c = system.net.n, system.net.c
     aqueous = getattr(initial, "aqueous", None)
     if aqueous is None or aqueous.shape[1] != c:
         return None
-    if aqueous.shape[0] == n:
+    if aqueous.shape[0] == n and not pinched:
         return system.pack(np.where(system.net.reachable, aqueous, 0.0), getattr(initial, "organic", None))
     if circuit is None:
         return None
     old = {sec["name"]: sec for sec in initial.sections}
+    if any(sec.name not in old for sec in circuit.sections):
+        return None
+    if pinched and not any(sec.stages > old[sec.name]["stages"] for sec in circuit.sections):
+        return None
     x = np.empty((n, c))
     for sec in circuit.sections:
-        if sec.name not in old:
-            return None
         first, count = old[sec.name]["first_stage"] - 1, old[sec.name]["stages"]
         block = np.log(np.maximum(aqueous[first:first + count], 1e-300))
-        source = (np.arange(count) + 0.5) / count
-        target = (np.arange(sec.stages) + 0.5) / sec.stages
-        for i in range(c):
-            x[sec.first:sec.first + sec.stages, i] = np.exp(np.interp(target, source, block[:, i]))
+        x[sec.first:sec.first + sec.stages] = np.exp(np.maximum(
+            _resample_section(block, sec.stages, pinched=pinched), _LN_FLOOR))
     return system.pack(np.where(system.net.reachable, x, 0.0))
+
+
+def _pinched_starts(system, initial, circuit, plain):
+    """The pinched carry-over of ``initial`` (:func:`_resample_section`) as a list of at most one
+    start: only where some section grows, and only if its scaled residual is below PINCHED_GATE and
+    below that of the ``plain`` start (where it is not, the sections are too short to be pinched and
+    Newton from it would only cost iterations)."""
+    u = _warm_start(system, initial, circuit, pinched=True)
+    if u is None:
+        return []
+    norm = np.max(np.abs(system.residual(system.project(u), with_jacobian=False)[0]))
+    if not norm < PINCHED_GATE:
+        return []
+    if plain is not None and not norm < np.max(np.abs(system.residual(system.project(plain),
+                                                                      with_jacobian=False)[0])):
+        return []
+    return [u]
+
+
+#: Scaled residual below which Newton is tried from the pinched carry-over of a shorter cascade [-].
+PINCHED_GATE = 1.0
+_LN_FLOOR = float(np.log(1e-300))
+
+
+def _resample_section(block, stages, pinched=True):
+    """ln(concentration) profile of one section, (m, C), carried over onto ``stages`` stages.
+
+    Fewer stages, a section too short to have a middle, or not ``pinched``: log-linear interpolation
+    in the relative stage position. More stages: the stages are added in the middle of the section, where a long
+    section is pinched and each component changes by the same factor from stage to stage (the
+    per-stage purification of the theory). The two halves keep their shape; each component keeps its
+    level at the end where it is more abundant, and the added stages continue its middle slope, so
+    that at the other end it is purified further by that slope times the number of stages added. For
+    a long section this is the profile of the longer section to round-off (the resampled profile of
+    the relative position halves every slope, which is what made Newton fail from it on saponified
+    loops: scaled residuals of 10-20). Short sections are not pinched: :func:`_pinched_starts` keeps
+    this profile only where its residual is small.
+    """
+    m, c = block.shape
+    if stages <= m or m < 4 or not pinched:
+        source = (np.arange(m) + 0.5) / m
+        target = (np.arange(stages) + 0.5) / stages
+        return np.stack([np.interp(target, source, block[:, i]) for i in range(c)], axis=1)
+    half = m // 2
+    head, tail = block[:half], block[half:]
+    added = stages - m
+    slope = tail[0] - head[-1]                      # per stage, in the middle of the section
+    head = head + np.where(slope > 0, -slope * added, 0.0)
+    tail = tail + np.where(slope < 0, slope * added, 0.0)
+    t = np.arange(1, added + 1)[:, None] / (added + 1)
+    return np.concatenate([head, head[-1] * (1.0 - t) + tail[0] * t, tail], axis=0)
 
 
 def _starting_points(system, cascade, options):
