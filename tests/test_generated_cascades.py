@@ -257,3 +257,20 @@ def test_saponified_loop_converges_by_newton_from_the_coarser_cascade():
     assert result.mass_balance_error <= 1e-9 and walked.mass_balance_error <= 1e-9
     scale = result.aqueous.max()
     np.testing.assert_allclose(result.aqueous, walked.aqueous, rtol=1e-9, atol=1e-9 * scale)
+
+
+def test_a_converged_cascade_on_the_edge_says_so():
+    """Seed 1577 of the large set (62 + 54 stages, 5 components) is right on the edge and converges
+    (Newton from the coarser cascade): the result carries a warning that it sits on the balance edge;
+    the same cascade 0.1 % off the edge, and the bundled Pr/Nd design (1e-3 away), do not."""
+    _, config = generated(1577, 1000)
+    assert on_edge(config)
+    result = sx_model.solve(sx_model.load_config(config))
+    assert result.converged
+    assert sum("material-balance edge" in w for w in result.warnings) == 1
+    flow, unit = config["streams"]["organic"]["flow"].split()
+    config["streams"]["organic"]["flow"] = f"{float(flow) * 0.999!r} {unit}"
+    off = sx_model.solve(sx_model.load_config(config))
+    assert not any("material-balance edge" in w for w in off.warnings)
+    bundled = sx_model.solve(sx_model.load_config(ROOT / "configs" / "prnd_p507.yaml"))
+    assert not any("material-balance edge" in w for w in bundled.warnings)
