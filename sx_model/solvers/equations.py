@@ -169,7 +169,7 @@ class EliminatedSystem:
         if self.has_pins:
             data[self._zero_entries] = 0.0
             data[self._diag_entries] = 1.0
-        jac = sp.csc_matrix((data, self._indices, self._indptr), shape=(self.size, self.size))
+        jac = sp.csc_matrix((_flushed(data), self._indices, self._indptr), shape=(self.size, self.size))
         return res, jac
 
     def holdup_matrix(self):
@@ -311,7 +311,7 @@ class BlockSystem:
         self._lin_data = np.bincount(self._slot_lin, weights=self._lin_vals, minlength=self._nnz)
 
     def _csc(self, data):
-        return sp.csc_matrix((data, self._indices, self._indptr), shape=(self.size, self.size))
+        return sp.csc_matrix((_flushed(data), self._indices, self._indptr), shape=(self.size, self.size))
 
     # -- helpers -------------------------------------------------------------------------------
     def _split(self, u):
@@ -451,3 +451,13 @@ def make_system(net, model, params, efficiency):
     return EliminatedSystem(net, model, params)
 
 
+_TINY = np.finfo(float).tiny
+
+
+def _flushed(data):
+    """Jacobian entries with the subnormal ones set to zero. Trace components deep in a pinched
+    section reach concentrations below 1e-308, and their entries, against entries of order one in
+    the same rows, change no step; but LU factorisations and solves run several times slower on
+    subnormal numbers (a 1000 x 16 Jacobian with 2e4 of them: 31 ms for SuperLU against 21 ms)."""
+    data[np.abs(data) < _TINY] = 0.0
+    return data

@@ -141,19 +141,25 @@ def _factor(jac):
     return factor(jac)
 
 
-def _newton(system, u, *, max_iter=60, tol=TOLERANCE, options=None):
+def _newton(system, u, *, max_iter=60, tol=TOLERANCE, options=None, progress=None):
     """Damped Newton with Armijo backtracking, kept in the non-negative orthant by projection.
 
     Returns (u, res, iterations, ok). On convergence one more full step is taken when it does not
-    increase the residual, which puts the balances at round-off.
+    increase the residual, which puts the balances at round-off. With ``progress`` = (k, f), Newton
+    gives up when after k iterations the residual has not fallen below f times its starting value
+    (from a close start it falls by orders of magnitude in a few; damped steps that shave off a tenth
+    each mean the start is far, and the next strategy is cheaper than walking on).
     """
     res, jac = system.residual(u)
     norm = np.max(np.abs(res))
     best, forced, lu = (u, res, norm), 0, None
+    first = norm
     for it in range(1, max_iter + 1):
         if norm < tol:
             u, res = _polish(system, u, res, jac, lu)
             return u, res, it - 1, True
+        if progress and it - 1 == progress[0] and not norm < progress[1] * first:
+            return best[0], best[1], it - 1, False
         try:
             lu = _factor(jac)
             step = lu.solve(-res)
@@ -432,7 +438,8 @@ def _warm_newton(run):
     starts = [run.warm] if run.warm is not None else []
     if starts and run.initial.aqueous.shape[0] != run.system.net.n:       # a shorter cascade's result
         starts = _pinched_starts(run.system, run.initial, run.cascade.circuit, run.warm) + starts
-    return _first_newton(run, starts, "newton (warm start)", max_iter=run.options.warm_max_iter)
+    return _first_newton(run, starts, "newton (warm start)", max_iter=run.options.warm_max_iter,
+                         progress=WARM_PROGRESS)
 
 
 def _newton_from_starts(run):
@@ -800,7 +807,10 @@ def _pinched_starts(system, initial, circuit, plain):
 
 
 #: Scaled residual below which Newton is tried from the pinched carry-over of a shorter cascade [-].
-PINCHED_GATE = 1.0
+PINCHED_GATE = 10.0
+#: Newton from a warm start gives up when after this many iterations its residual has not fallen below
+#: this fraction of the start's (see :func:`_newton`).
+WARM_PROGRESS = (4, 1e-2)
 _LN_FLOOR = float(np.log(1e-300))
 
 
