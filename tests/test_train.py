@@ -133,3 +133,13 @@ def test_fifteen_component_train():
     assert result.result.converged and result.result.mass_balance_error < 1e-9
     for name, p in result.product_figures().items():
         assert p["purity"] >= p["target_purity"], name
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "sweep"])
+def test_a_feed_file_given_to_a_cascade_command_says_which_command_takes_it(command, capsys):
+    """A train's feed file is not a cascade config: commands that read one refuse it in one line that
+    names the file's kind and `sx-model train`, exit 2 (it used to say "unknown key 'system'")."""
+    extra = ["--vary", "streams.feed.flow=1:2:0.5"] if command == "sweep" else []
+    assert main([command, str(LIGHT), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "train's feed file" in err[0] and "sx-model train" in err[0]

@@ -35,16 +35,28 @@ def load_config(source):
 
     if isinstance(source, Mapping):
         data = copy.deepcopy(dict(source))
+        _not_a_train_feed(data)
         return read_flowsheet(data).cascade() if is_flowsheet(data) else build_cascade(data)
     import os
 
     from .systems import relative_to
 
     data = read_yaml(source)
+    _not_a_train_feed(data)
     if is_flowsheet(data):                 # cascades joined by links (sx_model.flowsheet)
         return read_flowsheet(data, os.path.dirname(os.path.abspath(os.fspath(source)))).cascade()
     with relative_to(source):              # a system file named by the config is found next to it
         return build_cascade(data)
+
+
+def _not_a_train_feed(data):
+    """A train's feed file (``feed`` and ``capacity``, no cascade keys) given where a cascade config is
+    expected: say what it is and which command takes it."""
+    if (isinstance(data, Mapping) and "feed" in data and "capacity" in data
+            and not any(k in data for k in ("components", "equilibrium", "streams", "sections", "cascades"))):
+        raise ConfigError("feed", "this is a train's feed file (feed, capacity, system), not a cascade "
+                                  "config; expected components, equilibrium, sections and streams "
+                                  "(design a train from it with `sx-model train FILE`)")
 
 
 def load_uncertainty(source):
