@@ -21,15 +21,47 @@ def test_errors_survive_pickling():
     np.testing.assert_array_equal(back.best_iterate["aqueous"], np.ones((2, 2)))
 
 
-def test_chunks_are_contiguous_and_balanced():
-    pool = ProcessExecutor(workers=3)
-    assert pool.chunks(list(range(8))) == [[0, 1, 2], [3, 4, 5], [6, 7]]
-    assert pool.chunks([1]) == [[1]]
-    # long batches: up to eight chunks per worker, none shorter than 32 solves
-    parts = ProcessExecutor(workers=2).chunks(list(range(200)))
-    assert len(parts) == 6 and [x for p in parts for x in p] == list(range(200))
-    assert ProcessExecutor(workers=2).chunks(list(range(40))) == [list(range(20)), list(range(20, 40))]
-    assert len(ProcessExecutor(workers=2).chunks(list(range(10_000)))) == 16
+def test_a_batch_is_cut_into_contiguous_chains_balanced_by_estimated_cost():
+    from sx_model.studies.executors import plan
+
+    # warm batches: one chain per worker, at the quantiles of the estimated cost
+    assert plan([1.0] * 200, 2) == [(0, 100), (100, 200)]
+    assert plan([1.0] * 8, 3) == [(0, 3), (3, 5), (5, 8)]
+    assert plan([1.0], 2) == [(0, 1)] and plan([], 2) == []
+    # costs growing along the batch: the first chain takes more points than the second
+    growing = [1.0 + i / 100 for i in range(200)]
+    (a, b), (c, d) = plan(growing, 2)
+    assert a == 0 and b == c and d == 200 and b > 100
+    assert abs(sum(growing[:b]) - sum(growing[b:])) <= max(growing)
+    # items that are already errors cost nothing; a batch whose items all cost nothing is cut by count
+    assert plan([0.0] * 10 + [1.0] * 10, 2) == [(0, 15), (15, 20)]
+    assert plan([0.0] * 6, 2) == [(0, 3), (3, 6)]
+    # cold batches (no warm starts to keep): up to 16 chunks per worker, none shorter than 4 solves
+    cold = plan([1.0] * 1000, 2, warm=False)
+    assert len(cold) == 32 and cold[0] == (0, 31) and cold[-1][1] == 1000
+    assert plan([1.0] * 40, 2, warm=False) == [(k, k + 4) for k in range(0, 40, 4)]
+    for ranges in (plan(growing, 5), cold, plan([1.0] * 3, 8)):
+        assert ranges[0][0] == 0 and all(b > a for a, b in ranges)
+        assert all(ranges[k][1] == ranges[k + 1][0] for k in range(len(ranges) - 1))
+
+
+def test_the_sweep_estimates_costs_as_the_built_cascades_give_them():
+    # a local pool (which reads the sweep's estimate without building the cascades) and a Dask cluster
+    # or a built list (which weigh the cascades themselves) cut a sweep the same way
+    from sx_model.config.edits import variable
+    from sx_model.studies.executors import solve_weight
+    from sx_model.studies.sweep import _Batch
+
+    base = sx_model.load_config(ROOT / "configs" / "prnd_p507.yaml")
+    items = [("sections.scrub.stages", [12, 90], variable("sections.scrub.stages", base)),
+             ("sections.extraction.stages", [5, 40], variable("sections.extraction.stages", base)),
+             ("streams.organic.flow", ["40 L/min", "44 L/min"], variable("streams.organic.flow", base))]
+    import itertools
+
+    grid = list(itertools.product(*[values for _, values, _ in items]))
+    batch = _Batch(base, items, grid)
+    assert batch.weights() == [solve_weight(batch.at(i)) for i in range(len(grid))]
+    assert solve_weight(batch.at(0)) < solve_weight(batch.at(len(grid) - 1))
 
 
 def test_process_pool_sweep_equals_serial_chunks_bit_for_bit():

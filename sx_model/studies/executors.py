@@ -84,16 +84,6 @@ def _solve_chunk(payload):
     return list(SerialExecutor(warm=warm, options=options).map(cascades))
 
 
-#: The batch being mapped, inherited by forked workers (they build their own cascades from it).
-_FORKED_BATCH = None
-
-
-def _solve_range(payload):
-    start, stop, warm, options = payload
-    batch = _FORKED_BATCH
-    return list(SerialExecutor(warm=warm, options=options).map(batch.at(i) for i in range(start, stop)))
-
-
 def _ignore_interrupts():
     """Worker initializer: Ctrl-C is the parent's to handle (it stops the workers)."""
     import signal
@@ -121,14 +111,71 @@ def _local_pool(processes, fork):
     return context.Pool(processes=processes, initializer=_ignore_interrupts)
 
 
-def chunk_count(items: int, workers: int) -> int:
-    """How many contiguous chunks a batch of ``items`` is cut into for ``workers`` workers: up to
-    eight per worker (so that results and the progress bar come in as chunks finish, Ctrl-C keeps the
-    finished ones and uneven solve times even out), none shorter than 32 solves (each chunk starts
-    cold). The same for local processes and a Dask cluster, so both give the same outcomes for the
-    same number of workers."""
-    per_worker = min(8, max(1, items // (32 * max(1, workers))))
-    return max(1, workers) * per_worker
+#: Estimated cost of a solve, relative to its fixed part, grows by one for every this many stages x
+#: components (an estimate from the 200-point Pr/Nd scrub-stage sweep, 10-209 scrub stages: a warm
+#: solve takes about 2.6 ms plus 1.5 us per stage and component; see benchmarks/README.md). It only
+#: decides where chains are cut, never what a solve gives.
+SIZE_SCALE = 1800.0
+#: Shortest chain of warm-started solves a warm batch is cut into (each chain starts cold).
+MIN_CHAIN = 32
+#: Chains per worker for warm batches (each chain starts with a cold solve, which costs several warm
+#: ones, so one per worker).
+CHAINS_PER_WORKER = 1
+#: Chunks per worker for cold batches (every solve starts cold, so many small chunks cost nothing and
+#: even out uneven solve times), none shorter than :data:`MIN_COLD_CHUNK`.
+COLD_CHUNKS_PER_WORKER = 16
+MIN_COLD_CHUNK = 4
+
+
+def solve_weight(cascade) -> float:
+    """Estimated relative cost of solving ``cascade`` (1 for a very small one), from its size alone;
+    an item that is already an error costs nothing, one of unknown size 1."""
+    if isinstance(cascade, BaseException):
+        return 0.0
+    try:
+        return weight_of_size(int(cascade.stage_count), len(cascade.components))
+    except (AttributeError, TypeError, ValueError):
+        return 1.0
+
+
+def weight_of_size(stages: int, components: int) -> float:
+    """:func:`solve_weight` of a cascade with ``stages`` stages and ``components`` components."""
+    return 1.0 + stages * components / SIZE_SCALE
+
+
+def plan(weights, workers: int, warm: bool = True):
+    """How a batch is cut for ``workers`` workers: a list of contiguous ``(start, stop)`` index ranges
+    covering it in order. A warm batch is cut into :data:`CHAINS_PER_WORKER` chains per worker, none
+    shorter than :data:`MIN_CHAIN` solves (but at least one per worker), at the quantiles of the
+    estimated cost (``weights``, e.g. :func:`solve_weight` of each item), so that the workers finish
+    together; each chain is solved in order with warm starts within it. A cold batch is cut into up to
+    :data:`COLD_CHUNKS_PER_WORKER` chunks per worker. The cut depends only on the weights and the
+    number of workers (never on timing), and is the same for local processes and a Dask cluster."""
+    weights = [max(0.0, float(w)) for w in weights]
+    n, workers = len(weights), max(1, int(workers))
+    if n == 0:
+        return []
+    if warm:
+        count = workers * max(1, min(CHAINS_PER_WORKER, n // (MIN_CHAIN * workers)))
+    else:
+        count = workers * max(1, min(COLD_CHUNKS_PER_WORKER, n // (MIN_COLD_CHUNK * workers)))
+    count = min(count, n)
+    total = sum(weights)
+    if total <= 0.0:
+        weights, total = [1.0] * n, float(n)
+    bounds, cumulative, k = [0], 0.0, 1
+    for i, w in enumerate(weights):
+        # cut before item i once the items before it reach the k-th quantile (rounded to the nearer)
+        while k < count and cumulative + w / 2.0 >= total * k / count:
+            if i > bounds[-1]:
+                bounds.append(i)
+            k += 1
+        cumulative += w
+    out = []
+    for j, start in enumerate(bounds):
+        stop = bounds[j + 1] if j + 1 < len(bounds) else n
+        out.append((start, stop))
+    return [r for r in out if r[1] > r[0]]
 
 
 def chunks(items, count):
@@ -143,14 +190,128 @@ def chunks(items, count):
     return [c for c in out if c]
 
 
+def batch_weights(cascades, items=None):
+    """The weights :func:`plan` cuts a batch by: the batch's own estimate when it offers one
+    (``weights()``, e.g. a sweep computing stage counts from its grid without building the cascades),
+    else :func:`solve_weight` of each of ``items`` (the built batch)."""
+    if hasattr(cascades, "weights"):
+        return list(cascades.weights())
+    return [solve_weight(c) for c in items]
+
+
+#: Seconds a worker collects outcomes before sending them to the parent (and at the end of a chunk).
+SEND_EVERY = 0.05
+
+
+def _worker(conn, batch, warm, options, close):
+    """A local worker: receives chunks ``(chunk, start, stop, cascades)`` (``cascades`` None: build them
+    with ``batch.at``), solves each in order with warm starts, and sends back ``(chunk, offset,
+    outcomes, last)`` every :data:`SEND_EVERY` seconds and at the end of the chunk; ``None`` ends it.
+    An unexpected exception is sent as ``("error", exception)``."""
+    import signal
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's: it stops the workers
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    for other in close:                                # the parent's ends of the pipes (fork only)
+        other.close()
+    try:
+        while True:
+            task = conn.recv()
+            if task is None:
+                return
+            chunk, start, stop, cascades = task
+            if cascades is None:
+                cascades = (batch.at(i) for i in range(start, stop))
+            solver = SerialExecutor(warm=warm, options=options)
+            pending, offset, last = [], 0, time.perf_counter()
+            for outcome in solver.map(cascades):
+                pending.append(outcome)
+                now = time.perf_counter()
+                if now - last >= SEND_EVERY and offset + len(pending) < stop - start:
+                    conn.send((chunk, offset, pending, False))
+                    offset, pending, last = offset + len(pending), [], now
+            conn.send((chunk, offset, pending, True))
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        return
+    except BaseException as exc:                       # a bug: the parent raises it
+        try:
+            conn.send(("error", exc))
+        except Exception:
+            import traceback
+
+            conn.send(("error", RuntimeError("a worker process failed:\n" + traceback.format_exc())))
+
+
+class _Items:
+    """A built batch as forked workers read it (``at(i)``)."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def at(self, index):
+        return self.items[index]
+
+
+class _Workers:
+    """Local worker processes, each with its own pipe; chunks go out one or two at a time per worker
+    (the second waits in the pipe, so a worker goes on to its next chunk without waiting for the
+    parent), outcomes come back as they are solved."""
+
+    def __init__(self, count, fork, batch, warm, options):
+        import multiprocessing
+        import signal
+
+        context = multiprocessing.get_context("fork" if fork else "spawn")
+        pipes = [context.Pipe() for _ in range(count)]
+        self.conns = [parent for parent, _ in pipes]
+        self.processes = []
+        # SIGINT blocked while starting them: a Ctrl-C at that moment is the parent's alone
+        # (each worker ignores it before unblocking it)
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for parent, child in pipes:
+                close = self.conns if fork else []
+                p = context.Process(target=_worker, args=(child, batch if fork else None, warm, options, close),
+                                    daemon=True)
+                p.start()
+                self.processes.append(p)
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            for _, child in pipes:
+                child.close()
+
+    def stop(self, wait=False):
+        """Normal end (``wait``): tell the workers to finish; else stop them now."""
+        for conn in self.conns:
+            try:
+                if wait:
+                    conn.send(None)
+                conn.close()
+            except OSError:
+                pass
+        for p in self.processes:
+            if not wait:
+                p.terminate()
+        for p in self.processes:
+            p.join(5.0 if wait else None)
+            if p.is_alive():
+                p.terminate()
+                p.join()
+
+
 class ProcessExecutor(_Closing):
     """Solve ``map`` batches on ``workers`` local processes (default: all cores).
 
-    The batch is cut into contiguous chunks (:func:`chunk_count`: up to eight per worker), each solved in
-    order with warm starts within it, so every outcome is bit for bit what
-    ``SerialExecutor(warm=...).map(chunk)`` gives for its chunk; the first point of each chunk is a
-    cold solve. Outcomes come back in order as the chunks finish. ``solve`` (one cascade, as the
-    sequential searches of ``design`` and ``optimize`` need) runs in this process.
+    The batch is cut into contiguous chains by :func:`plan` (one per worker for warm batches, balanced
+    by the estimated cost of each solve), each solved in order with warm starts within it, so every
+    outcome is bit for bit what ``SerialExecutor(warm=...).map(chain)`` gives for its chain; the first
+    point of each chain is a cold solve. Workers send outcomes back as they solve them (every
+    :data:`SEND_EVERY` seconds), so progress and an interrupted batch see them at once. ``solve`` (one
+    cascade, as the sequential searches of ``design`` and ``optimize`` need) runs in this process.
     """
 
     def __init__(self, workers: int | None = None, warm: bool = True, options=None):
@@ -180,88 +341,86 @@ class ProcessExecutor(_Closing):
         finally:
             pool.join()
 
+    def plan(self, cascades):
+        """The ``(start, stop)`` ranges a batch is cut into (:func:`plan`)."""
+        items = None if hasattr(cascades, "weights") else list(cascades)
+        return plan(batch_weights(cascades, items), self.workers, self.warm)
+
     def chunks(self, items):
-        """The contiguous chunks a batch is cut into (:func:`chunk_count`; sizes differing by at most 1)."""
-        return chunks(items, chunk_count(len(items), self.workers))
+        """The chains a built batch is cut into (:meth:`plan`), as lists of its items."""
+        items = list(items)
+        return [items[a:b] for a, b in self.plan(items)]
 
     def map(self, cascades):
-        """Outcomes in order. ``cascades`` may be a sized iterable (``len()``) that builds the cascades
-        lazily: each chunk is then handed to a worker as soon as it is built, so the workers start
-        while the rest are still being built. On Ctrl-C (or when the caller stops iterating) pending
-        chunks are cancelled and the worker processes stopped."""
-        if hasattr(cascades, "__len__"):
-            count, source = len(cascades), iter(cascades)
+        """Outcomes in order (see :meth:`map_indexed`)."""
+        done, following = {}, 0
+        for index, outcome in self.map_indexed(cascades):
+            done[index] = outcome
+            while following in done:
+                yield done.pop(following)
+                following += 1
+
+    def map_indexed(self, cascades):
+        """``(index, outcome)`` pairs as the workers solve them: each chain's in order, the chains side by
+        side. ``cascades`` may be a sized batch that builds its items lazily (``len()``; ``at(i)`` and
+        ``weights()`` optional): forked workers then build their own items from index ranges. On
+        Ctrl-C (or when the caller stops iterating) the worker processes are stopped at once."""
+        by_index = hasattr(cascades, "__len__") and hasattr(cascades, "at") and hasattr(cascades, "weights")
+        fork = _forks()
+        if by_index:
+            count, items = len(cascades), None
         else:
             items = list(cascades)
-            count, source = len(items), iter(items)
-        sizes = [len(c) for c in chunks(list(range(count)), chunk_count(count, self.workers))]
-        if len(sizes) <= 1:
-            yield from self.serial.map(source)
+            count = len(items)
+        ranges = plan(batch_weights(cascades, items), self.workers, self.warm)
+        if len(ranges) <= 1:
+            source = (cascades.at(i) for i in range(count)) if items is None else items
+            yield from enumerate(self.serial.map(source))
             return
-        import itertools
-        import threading
+        from multiprocessing.connection import wait
 
-        fork = _forks()
-        # Forked workers inherit a batch that can build its own items (``at(i)``): they get index
-        # ranges and build their cascades themselves, so the building is spread over the workers too
-        # (set before the pool forks them).
-        global _FORKED_BATCH
-        by_index = fork and hasattr(cascades, "at")
-        if by_index:
-            _FORKED_BATCH = cascades
-        pool = _local_pool(min(self.workers, len(sizes)), fork)
-        # at most one task per worker in flight (a task waiting in the pipe would block the pool's
-        # feeder thread, and terminate() on Ctrl-C would then wait on it forever); a worker that finishes
-        # gets the next chunk at once, whichever chunk finished, and outcomes are yielded in order
-        in_flight, done = {}, {}
-        signal = threading.Event()
+        if items is None and not fork:
+            items = [cascades.at(i) for i in range(count)]
+        # forked workers see the batch in their memory: they get index ranges (and build the items of
+        # a lazy batch themselves); spawned ones get the items
+        lazy = fork
+        workers = _Workers(min(self.workers, len(ranges)), fork, (cascades if items is None else _Items(items))
+                           if fork else None, self.warm, self.options)
         finished = False
-
-        def wake(_):
-            signal.set()
-
-        def collect():
-            for k, result in list(in_flight.items()):
-                if result.ready():
-                    done[k] = result.get()
-                    del in_flight[k]
-
         try:
-            first, following = 0, 0
-            for k, size in enumerate(sizes):
-                if by_index:
-                    task = (_solve_range, (first, first + size, self.warm, self.options))
-                else:
-                    task = (_solve_chunk, (list(itertools.islice(source, size)), self.warm, self.options))
-                first += size
-                while len(in_flight) >= self.workers:
-                    signal.clear()          # before looking: a chunk finishing after the look wakes us
-                    collect()
-                    if len(in_flight) >= self.workers:
-                        signal.wait(0.05)
-                in_flight[k] = pool.apply_async(task[0], (task[1],), callback=wake, error_callback=wake)
-                collect()
-                while following in done:
-                    yield from done.pop(following)
-                    following += 1
-            while following < len(sizes):
-                signal.clear()
-                collect()
-                while following in done:
-                    yield from done.pop(following)
-                    following += 1
-                if following < len(sizes) and following not in done:
-                    signal.wait(0.05)
+            queue = list(enumerate(ranges))[::-1]       # next chunk last
+            load = {conn: 0 for conn in workers.conns}  # chunks sent and not finished
+
+            def give(conn):
+                chunk, (a, b) = queue.pop()
+                conn.send((chunk, a, b, None if lazy else items[a:b]))
+                load[conn] += 1
+
+            for depth in (1, 2):                        # one chunk each, then one waiting behind it
+                for conn in workers.conns:
+                    if queue and load[conn] < depth:
+                        give(conn)
+            remaining = count
+            while remaining:
+                for conn in wait([c for c in workers.conns if load[c]]):
+                    try:
+                        message = conn.recv()
+                    except EOFError:
+                        raise RuntimeError("a worker process stopped unexpectedly") from None
+                    if message[0] == "error":
+                        raise message[1]
+                    chunk, offset, outcomes, last = message
+                    if last:
+                        load[conn] -= 1
+                        if queue:
+                            give(conn)
+                    first = ranges[chunk][0] + offset
+                    remaining -= len(outcomes)
+                    for k, outcome in enumerate(outcomes):
+                        yield first + k, outcome
             finished = True
         finally:
-            # normal end: let the workers finish; Ctrl-C or the caller stopped: stop them now
-            if finished:
-                pool.close()
-            else:
-                pool.terminate()
-            pool.join()
-            if by_index:
-                _FORKED_BATCH = None
+            workers.stop(wait=finished)
 
 
 #: Smallest batch that :func:`auto_executor` runs on a process pool (below it, starting the processes
@@ -335,7 +494,7 @@ class DaskExecutor(_Closing):
 
     def map(self, cascades):
         items = list(cascades)
-        parts = chunks(items, chunk_count(len(items), self.threads()))
+        parts = [items[a:b] for a, b in plan(batch_weights(cascades, items), self.threads(), self.warm)]
         futures = self.client.map(_solve_chunk, [(c, self.warm, self.options) for c in parts], pure=False)
         try:
             for future in futures:
