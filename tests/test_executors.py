@@ -210,6 +210,104 @@ def test_ctrl_c_keeps_the_finished_points(tmp_path):
     assert len((out / "sweep.csv").read_text().splitlines()) == len(data["points"]) + 1
 
 
+class _StopAfter:
+    """An executor that passes on ``after`` outcomes of a process pool and then raises
+    KeyboardInterrupt, as Ctrl-C does in the middle of a sweep."""
+
+    def __init__(self, pool, after):
+        self.pool, self.after = pool, after
+
+    def solve(self, cascade):
+        return self.pool.solve(cascade)
+
+    def map_indexed(self, batch):
+        inner = self.pool.map_indexed(batch)
+        try:
+            for k, pair in enumerate(inner):
+                if k == self.after:
+                    raise KeyboardInterrupt
+                yield pair
+        finally:
+            inner.close()
+
+
+def test_an_interrupted_pooled_sweep_keeps_every_finished_point():
+    import multiprocessing
+    import time
+
+    from sx_model.studies.sweep import _Batch
+
+    config = ROOT / "configs" / "prnd_p507.yaml"
+    counts = list(range(10, 170))
+    vary = {"sections.scrub.stages": counts}
+    pool = ProcessExecutor(workers=2)
+    whole = sx_model.sweep(config, vary, executor=pool, progress=False)
+    cut = sx_model.sweep(config, vary, executor=_StopAfter(pool, 100), progress=False)
+    assert cut.interrupted and not whole.interrupted and len(cut.points) == 100
+    # the finished points, in grid order, each exactly as in the whole run; of each chain the first ones
+    kept = [counts.index(p["values"][0]) for p in cut.points]
+    assert kept == sorted(kept)
+    for k, point, result in zip(kept, cut.points, cut.results):
+        assert point == whole.points[k]
+        np.testing.assert_array_equal(result.aqueous, whole.results[k].aqueous)
+    base = sx_model.load_config(config)
+    for a, b in pool.plan(_Batch(base, [(label, values, None) for label, values in vary.items()],
+                                 [(m,) for m in counts])):
+        mine = [k for k in kept if a <= k < b]
+        assert mine == list(range(a, a + len(mine)))
+    deadline = time.monotonic() + 10.0
+    while [p for p in multiprocessing.active_children() if p.is_alive()] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p in multiprocessing.active_children() if p.is_alive()]
+
+
+def test_ctrl_c_on_a_pooled_sweep_writes_the_finished_points(tmp_path):
+    # Ctrl-C at a terminal goes to the whole process group: the parent and its workers
+    import json
+    import os
+    import pathlib
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "sx_model", "sweep", str(ROOT / "configs" / "prnd_p507.yaml"),
+                             "--vary", "streams.organic.flow=40:46:0.002 L/min", "--out", str(out),
+                             "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, start_new_session=True)
+    children = pathlib.Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    workers = []
+    try:
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline and proc.poll() is None:
+            if not children.exists():
+                break
+            workers = children.read_text().split()
+            if len(workers) >= 2:
+                break
+            time.sleep(0.05)
+        if not children.exists():
+            pytest.skip("this system does not list a process's children in /proc")
+        assert len(workers) >= 2, "the sweep did not start its worker processes"
+        time.sleep(1.5)                        # the workers are solving
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted after" in err and len(err.strip().splitlines()) == 1
+    data = json.loads((out / "sweep.json").read_text())
+    flows = [float(p["values"][0].split()[0]) for p in data["points"]]
+    assert data["interrupted"] is True and 0 < len(flows) < 3001 and flows == sorted(flows)
+    assert all(p["ok"] and p["converged"] for p in data["points"])
+    assert len((out / "sweep.csv").read_text().splitlines()) == len(flows) + 1
+    for pid in workers:                         # the workers are gone
+        assert not pathlib.Path(f"/proc/{pid}").exists() or \
+            pathlib.Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
 def test_a_curve_on_two_processes_equals_the_serial_curve():
     from sx_model.studies.problem import Targets
 

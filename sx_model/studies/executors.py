@@ -12,14 +12,15 @@ two methods:
 ``map(cascades)``
     An iterable of cascades -> an iterator of outcomes in the same order.
 
-:class:`ProcessExecutor` runs ``map`` on several local processes: the cascades are cut into
-contiguous chunks (:func:`chunk_count`), and each worker solves a chunk in order with warm starts within
-it, so each outcome is exactly what :class:`SerialExecutor` gives on that chunk (see
-:meth:`ProcessExecutor.chunks`). :class:`DaskExecutor` does the same on a Dask distributed cluster
-(the same chunking, counting the cluster's worker threads), so with k worker threads its outcomes are bit for bit
-those of ``ProcessExecutor(workers=k)``. With ``warm=False`` every solve is cold and the outcomes do
-not depend on the chunking at all. :func:`auto_executor` picks all local cores for batches large
-enough to repay starting the processes.
+:class:`ProcessExecutor` runs ``map`` on several local processes: :func:`plan` cuts the cascades into
+contiguous chains (one per worker for warm starts, balanced by an estimate of each solve's cost), and
+each worker solves a chain in order with warm starts within it, so each outcome is exactly what
+:class:`SerialExecutor` gives on that chain (see :meth:`ProcessExecutor.chunks`); outcomes come back as
+they are solved (``map_indexed`` gives them with their index). :class:`DaskExecutor` does the same on a
+Dask distributed cluster (the same cut, counting the cluster's worker threads), so with k worker
+threads its outcomes are bit for bit those of ``ProcessExecutor(workers=k)``. With ``warm=False`` every
+solve is cold and the outcomes do not depend on the cut at all. :func:`auto_executor` picks all local
+cores for batches large enough to repay starting the processes.
 """
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ def _local_pool(processes, fork):
 #: components (an estimate from the 200-point Pr/Nd scrub-stage sweep, 10-209 scrub stages: a warm
 #: solve takes about 2.6 ms plus 1.5 us per stage and component; see benchmarks/README.md). It only
 #: decides where chains are cut, never what a solve gives.
-SIZE_SCALE = 1800.0
+SIZE_SCALE = 1400.0
 #: Shortest chain of warm-started solves a warm batch is cut into (each chain starts cold).
 MIN_CHAIN = 32
 #: Chains per worker for warm batches (each chain starts with a cold solve, which costs several warm
@@ -178,18 +179,6 @@ def plan(weights, workers: int, warm: bool = True):
     return [r for r in out if r[1] > r[0]]
 
 
-def chunks(items, count):
-    """``items`` cut into ``count`` contiguous chunks (sizes differing by at most 1; no empty ones)."""
-    count = min(max(1, count), len(items)) or 1
-    size, extra = divmod(len(items), count)
-    out, start = [], 0
-    for k in range(count):
-        stop = start + size + (1 if k < extra else 0)
-        out.append(items[start:stop])
-        start = stop
-    return [c for c in out if c]
-
-
 def batch_weights(cascades, items=None):
     """The weights :func:`plan` cuts a batch by: the batch's own estimate when it offers one
     (``weights()``, e.g. a sweep computing stage counts from its grid without building the cascades),
@@ -212,7 +201,8 @@ def _worker(conn, batch, warm, options, close):
     import time
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's: it stops the workers
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     for other in close:                                # the parent's ends of the pipes (fork only)
         other.close()
     try:
@@ -268,7 +258,8 @@ class _Workers:
         self.processes = []
         # SIGINT blocked while starting them: a Ctrl-C at that moment is the parent's alone
         # (each worker ignores it before unblocking it)
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        mask = getattr(signal, "pthread_sigmask", None)
+        old = mask(signal.SIG_BLOCK, {signal.SIGINT}) if mask else None
         try:
             for parent, child in pipes:
                 close = self.conns if fork else []
@@ -280,7 +271,8 @@ class _Workers:
             self.stop()
             raise
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            if mask:
+                mask(signal.SIG_SETMASK, old)
             for _, child in pipes:
                 child.close()
 
@@ -396,7 +388,11 @@ class ProcessExecutor(_Closing):
                 conn.send((chunk, a, b, None if lazy else items[a:b]))
                 load[conn] += 1
 
-            for depth in (1, 2):                        # one chunk each, then one waiting behind it
+            # one chunk each, then (forked workers, whose chunks are index ranges) one more waiting in
+            # the pipe; a spawned worker's next chunk carries its cascades and is sent only once the
+            # worker has finished the last (a long message into a busy worker's pipe could block both)
+            most = 2 if lazy else 1
+            for depth in range(1, most + 1):
                 for conn in workers.conns:
                     if queue and load[conn] < depth:
                         give(conn)
@@ -412,7 +408,7 @@ class ProcessExecutor(_Closing):
                     chunk, offset, outcomes, last = message
                     if last:
                         load[conn] -= 1
-                        if queue:
+                        while queue and load[conn] < most:
                             give(conn)
                     first = ranges[chunk][0] + offset
                     remaining -= len(outcomes)
