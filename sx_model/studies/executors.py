@@ -113,10 +113,17 @@ def _local_pool(processes, fork):
 
 
 #: Estimated cost of a solve, relative to its fixed part, grows by one for every this many stages x
-#: components (an estimate from the 200-point Pr/Nd scrub-stage sweep, 10-209 scrub stages: a warm
-#: solve takes about 2.6 ms plus 1.5 us per stage and component; see benchmarks/README.md). It only
-#: decides where chains are cut, never what a solve gives.
-SIZE_SCALE = 1400.0
+#: components (an estimate from the 200-point Pr/Nd scrub-stage sweep, 10-209 scrub stages, on a
+#: quiet 2-core machine: building and warm-solving a point takes about 2.7 ms plus 1.6 us per stage
+#: and component; see benchmarks/README.md). Estimates only decide where a batch is cut, never what a
+#: solve gives.
+SIZE_SCALE = 1700.0
+#: A cold solve (the first of each chain) costs up to this many warm solves more (estimate from the
+#: same sweep: 3.7-4.0 more from 130 stages on) ...
+COLD_EXTRA = 4.0
+#: ... and less on short cascades: COLD_SLOPE times the size part of its weight (0.3 more at 30
+#: stages, 2.6 at 80 in the same sweep; the model gives 1.1 and 2.8).
+COLD_SLOPE = 30.0
 #: Shortest chain of warm-started solves a warm batch is cut into (each chain starts cold).
 MIN_CHAIN = 32
 #: Chains per worker for warm batches (each chain starts with a cold solve, which costs several warm
@@ -129,8 +136,9 @@ MIN_COLD_CHUNK = 4
 
 
 def solve_weight(cascade) -> float:
-    """Estimated relative cost of solving ``cascade`` (1 for a very small one), from its size alone;
-    an item that is already an error costs nothing, one of unknown size 1."""
+    """Estimated cost of a warm solve of ``cascade`` relative to the fixed part of a solve (1 for a very
+    small cascade), from its size alone; an item that is already an error costs nothing, one of
+    unknown size 1."""
     if isinstance(cascade, BaseException):
         return 0.0
     try:
@@ -144,14 +152,22 @@ def weight_of_size(stages: int, components: int) -> float:
     return 1.0 + stages * components / SIZE_SCALE
 
 
+def cold_extra(weight: float) -> float:
+    """Estimated extra cost of solving cold (the first point of a chain) an item of ``weight``."""
+    return 0.0 if weight <= 0.0 else min(COLD_EXTRA, COLD_SLOPE * max(0.0, weight - 1.0))
+
+
 def plan(weights, workers: int, warm: bool = True):
     """How a batch is cut for ``workers`` workers: a list of contiguous ``(start, stop)`` index ranges
-    covering it in order. A warm batch is cut into :data:`CHAINS_PER_WORKER` chains per worker, none
-    shorter than :data:`MIN_CHAIN` solves (but at least one per worker), at the quantiles of the
-    estimated cost (``weights``, e.g. :func:`solve_weight` of each item), so that the workers finish
-    together; each chain is solved in order with warm starts within it. A cold batch is cut into up to
-    :data:`COLD_CHUNKS_PER_WORKER` chunks per worker. The cut depends only on the weights and the
-    number of workers (never on timing), and is the same for local processes and a Dask cluster."""
+    covering it in order. A warm batch is cut into :data:`CHAINS_PER_WORKER` chains per worker (at
+    least one per worker, none shorter than :data:`MIN_CHAIN` solves when the batch is long enough),
+    each solved in order with warm starts; a cold batch into up to :data:`COLD_CHUNKS_PER_WORKER`
+    chunks per worker. The cut makes the most costly chain as cheap as it can be, by the estimated
+    costs: ``weights`` (e.g. :func:`solve_weight` of each item) plus, for warm batches, the cold start
+    of each chain (:func:`cold_extra`). It depends only on the weights and the number of workers (never
+    on timing), and is the same for local processes and a Dask cluster."""
+    import bisect
+
     weights = [max(0.0, float(w)) for w in weights]
     n, workers = len(weights), max(1, int(workers))
     if n == 0:
@@ -161,22 +177,39 @@ def plan(weights, workers: int, warm: bool = True):
     else:
         count = workers * max(1, min(COLD_CHUNKS_PER_WORKER, n // (MIN_COLD_CHUNK * workers)))
     count = min(count, n)
-    total = sum(weights)
-    if total <= 0.0:
-        weights, total = [1.0] * n, float(n)
-    bounds, cumulative, k = [0], 0.0, 1
-    for i, w in enumerate(weights):
-        # cut before item i once the items before it reach the k-th quantile (rounded to the nearer)
-        while k < count and cumulative + w / 2.0 >= total * k / count:
-            if i > bounds[-1]:
-                bounds.append(i)
-            k += 1
-        cumulative += w
-    out = []
-    for j, start in enumerate(bounds):
-        stop = bounds[j + 1] if j + 1 < len(bounds) else n
-        out.append((start, stop))
-    return [r for r in out if r[1] > r[0]]
+    if sum(weights) <= 0.0:                  # nothing to go by (all errors): cut by count
+        weights = [1.0] * n
+    head = [cold_extra(w) if warm else 0.0 for w in weights]
+    prefix = [0.0]
+    for w in weights:
+        prefix.append(prefix[-1] + w)
+
+    def cut(limit):
+        """Chains filled greedily up to ``limit`` (each at least one item), or None if more than
+        ``count`` are needed."""
+        out, start = [], 0
+        while start < n:
+            if len(out) == count:
+                return None
+            stop = bisect.bisect_right(prefix, prefix[start] + limit - head[start], lo=start + 1) - 1
+            stop = max(stop, start + 1)
+            out.append((start, stop))
+            start = stop
+        return out
+
+    low = max(weights[i] + head[i] for i in range(n))              # no chain is cheaper than its dearest item
+    high = prefix[n] + max(head)
+    best = cut(high)
+    for _ in range(60):                      # bisection on the cost of the dearest chain
+        if high - low <= 1e-9 * high:
+            break
+        middle = (low + high) / 2.0
+        ranges = cut(middle)
+        if ranges is None:
+            low = middle
+        else:
+            high, best = middle, ranges
+    return best
 
 
 def batch_weights(cascades, items=None):
@@ -313,6 +346,10 @@ class ProcessExecutor(_Closing):
         self.serial = SerialExecutor(warm=warm, options=options)
         self.warm, self.options = warm, options
 
+    #: Whether this process is one of the ``workers`` (it solves chunks between reading the others'
+    #: outcomes, so ``workers=2`` starts one more process, not two).
+    own_share = True
+
     def solve(self, cascade):
         return self.serial.solve(cascade)
 
@@ -376,8 +413,10 @@ class ProcessExecutor(_Closing):
         # forked workers see the batch in their memory: they get index ranges (and build the items of
         # a lazy batch themselves); spawned ones get the items
         lazy = fork
-        workers = _Workers(min(self.workers, len(ranges)), fork, (cascades if items is None else _Items(items))
-                           if fork else None, self.warm, self.options)
+        here = 1 if self.own_share else 0               # this process solves chunks too
+        workers = _Workers(min(self.workers, len(ranges)) - here, fork,
+                           (cascades if items is None else _Items(items)) if fork else None, self.warm,
+                           self.options)
         finished = False
         try:
             queue = list(enumerate(ranges))[::-1]       # next chunk last
@@ -388,6 +427,13 @@ class ProcessExecutor(_Closing):
                 conn.send((chunk, a, b, None if lazy else items[a:b]))
                 load[conn] += 1
 
+            def own_chunk():
+                """The next chunk, solved here: (index, outcome) pairs."""
+                chunk, (a, b) = queue.pop()
+                source = (cascades.at(i) for i in range(a, b)) if items is None else items[a:b]
+                return enumerate(SerialExecutor(warm=self.warm, options=self.options).map(source), a)
+
+            own = own_chunk() if here else None         # the first chunk is this process's
             # one chunk each, then (forked workers, whose chunks are index ranges) one more waiting in
             # the pipe; a spawned worker's next chunk carries its cascades and is sent only once the
             # worker has finished the last (a long message into a busy worker's pipe could block both)
@@ -398,7 +444,11 @@ class ProcessExecutor(_Closing):
                         give(conn)
             remaining = count
             while remaining:
-                for conn in wait([c for c in workers.conns if load[c]]):
+                busy = [c for c in workers.conns if load[c]]
+                if own is None and here and queue:
+                    own = own_chunk()
+                # while solving here, only look at the pipes between solves
+                for conn in (wait(busy, 0 if own is not None else None) if busy else []):
                     try:
                         message = conn.recv()
                     except EOFError:
@@ -414,6 +464,13 @@ class ProcessExecutor(_Closing):
                     remaining -= len(outcomes)
                     for k, outcome in enumerate(outcomes):
                         yield first + k, outcome
+                if own is not None:
+                    pair = next(own, None)
+                    if pair is None:
+                        own = None
+                    else:
+                        remaining -= 1
+                        yield pair
             finished = True
         finally:
             workers.stop(wait=finished)
