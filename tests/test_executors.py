@@ -251,7 +251,7 @@ def test_an_interrupted_pooled_sweep_keeps_every_finished_point():
     assert cut.interrupted and not whole.interrupted and len(cut.points) == 100
     # the finished points, in grid order, each exactly as in the whole run; of each chain the first ones
     kept = [counts.index(p["values"][0]) for p in cut.points]
-    assert kept == sorted(kept)
+    assert kept == sorted(kept) == cut.indices and whole.indices == list(range(len(counts)))
     for k, point, result in zip(kept, cut.points, cut.results):
         assert point == whole.points[k]
         np.testing.assert_array_equal(result.aqueous, whole.results[k].aqueous)

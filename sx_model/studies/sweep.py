@@ -31,6 +31,8 @@ class SweepResult:
     elapsed_s: float = 0.0
     results: list = field(default_factory=list, repr=False)
     interrupted: bool = False          # stopped by Ctrl-C: ``points`` holds the finished ones
+    indices: list = field(default_factory=list, repr=False)   # grid index of each point (all of them
+    #                                  unless interrupted: then the finished ones, in grid order)
 
     @property
     def failed(self):
@@ -177,7 +179,7 @@ def sweep(cascade, vary, *, executor=None, progress=None) -> SweepResult:
     order = sorted(finished)
     return SweepResult(name=cascade.name, paths=paths, points=[finished[i][0] for i in order],
                        elapsed_s=time.perf_counter() - start, results=[finished[i][1] for i in order],
-                       interrupted=interrupted)
+                       interrupted=interrupted, indices=order)
 
 
 class _Batch:
