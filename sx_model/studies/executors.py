@@ -288,7 +288,7 @@ class _Workers:
         context = multiprocessing.get_context("fork" if fork else "spawn")
         pipes = [context.Pipe() for _ in range(count)]
         self.conns = [parent for parent, _ in pipes]
-        self.processes = []
+        self.processes, self.released = [], False
         # SIGINT blocked while starting them: a Ctrl-C at that moment is the parent's alone
         # (each worker ignores it before unblocking it)
         mask = getattr(signal, "pthread_sigmask", None)
@@ -309,22 +309,35 @@ class _Workers:
             for _, child in pipes:
                 child.close()
 
+    def release(self):
+        """No more chunks: each worker ends once it has finished those it has (the end message waits
+        in its pipe behind them)."""
+        if not self.released:
+            self.released = True
+            for conn in self.conns:
+                try:
+                    conn.send(None)
+                except OSError:
+                    pass
+
     def stop(self, wait=False):
-        """Normal end (``wait``): tell the workers to finish; else stop them now."""
+        """Normal end (``wait``): the workers have been released and end by themselves (they are not
+        waited for: multiprocessing reaps them when it next starts or lists processes); else stop them
+        now."""
+        if wait:
+            self.release()
         for conn in self.conns:
             try:
-                if wait:
-                    conn.send(None)
                 conn.close()
             except OSError:
                 pass
         for p in self.processes:
-            if not wait:
+            if wait:
+                p.join(0)
+            else:
                 p.terminate()
-        for p in self.processes:
-            p.join(5.0 if wait else None)
-            if p.is_alive():
-                p.terminate()
+        if not wait:
+            for p in self.processes:
                 p.join()
 
 
@@ -426,10 +439,14 @@ class ProcessExecutor(_Closing):
                 chunk, (a, b) = queue.pop()
                 conn.send((chunk, a, b, None if lazy else items[a:b]))
                 load[conn] += 1
+                if not queue:              # the last chunk is out: the workers end after theirs
+                    workers.release()
 
             def own_chunk():
                 """The next chunk, solved here: (index, outcome) pairs."""
                 chunk, (a, b) = queue.pop()
+                if not queue:
+                    workers.release()
                 source = (cascades.at(i) for i in range(a, b)) if items is None else items[a:b]
                 return enumerate(SerialExecutor(warm=self.warm, options=self.options).map(source), a)
 
