@@ -202,16 +202,17 @@ def test_ctrl_c_keeps_the_finished_points(tmp_path):
 
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "sx_model", "sweep", str(ROOT / "configs" / "prnd_p507.yaml"),
-                             "--vary", "streams.organic.flow=40:46:0.0005 L/min", "--out", str(out),
+                             "--vary", "streams.organic.flow=40:46:0.001 L/min", "--out", str(out),
                              "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             cwd=tmp_path)
+    # checking the 6001 values takes 3-6 s (before that Ctrl-C finds no points), solving them 18-25 s
     time.sleep(12)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted after" in err and len(err.strip().splitlines()) == 1
     data = json.loads((out / "sweep.json").read_text())
-    assert data["interrupted"] is True and 0 < len(data["points"]) < 12001
+    assert data["interrupted"] is True and 0 < len(data["points"]) < 6001
     assert len((out / "sweep.csv").read_text().splitlines()) == len(data["points"]) + 1
 
 

@@ -223,6 +223,9 @@ def batch_weights(cascades, items=None):
 
 #: Seconds a worker collects outcomes before sending them to the parent (and at the end of a chunk).
 SEND_EVERY = 0.05
+#: Longest message [bytes] sent to a worker that is still busy with a chunk (index ranges always are
+#: short; a chunk of cascades may not be): well under the buffer of a local pipe.
+PIPE_WAITING = 32768
 
 
 def _worker(conn, batch, warm, options, close):
@@ -408,62 +411,87 @@ class ProcessExecutor(_Closing):
         ``weights()`` optional): forked workers then build their own items from index ranges. On
         Ctrl-C (or when the caller stops iterating) the worker processes are stopped at once."""
         by_index = hasattr(cascades, "__len__") and hasattr(cascades, "at") and hasattr(cascades, "weights")
+        # a sized batch of cold solves is built as it is handed out (the cut does not change what cold
+        # solves give, so it need not be weighed first): the workers start while it is being built
+        stream = not self.warm and not by_index and hasattr(cascades, "__len__")
         fork = _forks()
-        if by_index:
+        if by_index or stream:
             count, items = len(cascades), None
         else:
             items = list(cascades)
             count = len(items)
-        ranges = plan(batch_weights(cascades, items), self.workers, self.warm)
+        ranges = plan([1.0] * count if stream else batch_weights(cascades, items), self.workers, self.warm)
         if len(ranges) <= 1:
-            source = (cascades.at(i) for i in range(count)) if items is None else items
+            source = (cascades.at(i) for i in range(count)) if by_index else (items if items is not None
+                                                                               else cascades)
             yield from enumerate(self.serial.map(source))
             return
+        import itertools
         from multiprocessing.connection import wait
+        from multiprocessing.reduction import ForkingPickler
 
-        if items is None and not fork:
+        if by_index and not fork:
             items = [cascades.at(i) for i in range(count)]
+        source = iter(cascades) if stream else None
         # forked workers see the batch in their memory: they get index ranges (and build the items of
-        # a lazy batch themselves); spawned ones get the items
-        lazy = fork
+        # a lazy batch themselves); spawned ones, and those of a streamed batch, get the items
+        lazy = fork and not stream
         here = 1 if self.own_share else 0               # this process solves chunks too
         workers = _Workers(min(self.workers, len(ranges)) - here, fork,
-                           (cascades if items is None else _Items(items)) if fork else None, self.warm,
+                           (cascades if items is None else _Items(items)) if lazy else None, self.warm,
                            self.options)
         finished = False
         try:
             queue = list(enumerate(ranges))[::-1]       # next chunk last
             load = {conn: 0 for conn in workers.conns}  # chunks sent and not finished
+            held = {}                                   # a long chunk waiting for its worker to be idle
+
+            def items_of(a, b):
+                """The items of a chunk (a streamed batch is read in order, as the chunks are taken)."""
+                if stream:
+                    return list(itertools.islice(source, b - a))
+                return items[a:b]
 
             def give(conn):
-                chunk, (a, b) = queue.pop()
-                conn.send((chunk, a, b, None if lazy else items[a:b]))
+                """Send ``conn`` its next chunk; False if it is held back until the worker is idle."""
+                if conn in held:
+                    data = held.pop(conn)
+                else:
+                    chunk, (a, b) = queue.pop()
+                    data = ForkingPickler.dumps((chunk, a, b, None if lazy else items_of(a, b)))
+                # one chunk waits in the pipe behind the one being solved only if it is short: a long
+                # message into a busy worker's pipe could block both sides
+                if load[conn] and len(data) > PIPE_WAITING:
+                    held[conn] = data
+                    return False
+                conn.send_bytes(data)
                 load[conn] += 1
-                if not queue:              # the last chunk is out: the workers end after theirs
+                if not queue and not held:     # the last chunk is out: the workers end after theirs
                     workers.release()
+                return True
 
             def own_chunk():
                 """The next chunk, solved here: (index, outcome) pairs."""
                 chunk, (a, b) = queue.pop()
-                if not queue:
+                todo = (cascades.at(i) for i in range(a, b)) if items is None and not stream else items_of(a, b)
+                if not queue and not held:
                     workers.release()
-                source = (cascades.at(i) for i in range(a, b)) if items is None else items[a:b]
-                return enumerate(SerialExecutor(warm=self.warm, options=self.options).map(source), a)
+                return enumerate(SerialExecutor(warm=self.warm, options=self.options).map(todo), a)
 
             own = own_chunk() if here else None         # the first chunk is this process's
-            # one chunk each, then (forked workers, whose chunks are index ranges) one more waiting in
-            # the pipe; a spawned worker's next chunk carries its cascades and is sent only once the
-            # worker has finished the last (a long message into a busy worker's pipe could block both)
-            most = 2 if lazy else 1
+            # one chunk each, then one more waiting in the pipe, so that a worker goes on at once
+            most = 2
             for depth in range(1, most + 1):
                 for conn in workers.conns:
-                    if queue and load[conn] < depth:
+                    if (queue or conn in held) and load[conn] < depth:
                         give(conn)
             remaining = count
             while remaining:
                 busy = [c for c in workers.conns if load[c]]
                 if own is None and here and queue:
                     own = own_chunk()
+                if own is None and not busy:
+                    raise RuntimeError(f"{remaining} outcomes missing and no chunk in progress")
                 # while solving here, only look at the pipes between solves
                 for conn in (wait(busy, 0 if own is not None else None) if busy else []):
                     try:
@@ -475,8 +503,8 @@ class ProcessExecutor(_Closing):
                     chunk, offset, outcomes, last = message
                     if last:
                         load[conn] -= 1
-                        while queue and load[conn] < most:
-                            give(conn)
+                        while (queue or conn in held) and load[conn] < most and give(conn):
+                            pass
                     first = ranges[chunk][0] + offset
                     remaining -= len(outcomes)
                     for k, outcome in enumerate(outcomes):
