@@ -114,6 +114,24 @@ def test_forked_workers_building_their_own_cascades_equal_serial_chunks():
         np.testing.assert_array_equal(p.aqueous, s.aqueous)
 
 
+def test_spawned_workers_equal_serial_chains(monkeypatch):
+    # where a process cannot fork (or runs other threads), workers are spawned and get their cascades
+    # through the pipe; the outcomes are the same
+    from sx_model.studies import executors
+
+    monkeypatch.setattr(executors, "_forks", lambda: False)
+    config = ROOT / "configs" / "prnd_p507.yaml"
+    counts = list(range(10, 80))
+    pool = ProcessExecutor(workers=2)
+    parallel = sx_model.sweep(config, {"sections.scrub.stages": counts}, executor=pool, progress=False)
+    base = sx_model.load_config(config)
+    cascades = [base.replace(stages={"scrub": m}) for m in counts]
+    serial = [o for chunk in pool.chunks(cascades) for o in SerialExecutor().map(chunk)]
+    assert len(pool.chunks(cascades)) == 2 and len(parallel.results) == len(serial) == 70
+    for p, s in zip(parallel.results, serial):
+        np.testing.assert_array_equal(p.aqueous, s.aqueous)
+
+
 def test_stopping_early_stops_the_workers():
     import multiprocessing
 
