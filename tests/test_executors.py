@@ -132,6 +132,25 @@ def test_spawned_workers_equal_serial_chains(monkeypatch):
         np.testing.assert_array_equal(p.aqueous, s.aqueous)
 
 
+def test_a_worker_that_dies_is_reported_not_waited_for():
+    import multiprocessing
+    import os
+    import signal
+
+    base = sx_model.load_config(ROOT / "configs" / "prnd_p507.yaml")
+    cascades = [base.replace(stages={"scrub": 10 + m % 100}) for m in range(600)]
+    outcomes = ProcessExecutor(workers=3).map_indexed(cascades)
+    next(outcomes)
+    workers = multiprocessing.active_children()
+    assert len(workers) == 2                      # this process is the third
+    os.kill(workers[0].pid, signal.SIGKILL)
+    with pytest.raises(RuntimeError, match="stopped unexpectedly"):
+        for _ in outcomes:
+            pass
+    workers[1].join(10.0)
+    assert not workers[1].is_alive()
+
+
 def test_stopping_early_stops_the_workers():
     import multiprocessing
 

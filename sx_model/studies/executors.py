@@ -239,7 +239,7 @@ def _worker(conn, batch, warm, options, close):
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's: it stops the workers
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    for other in close:                                # the parent's ends of the pipes (fork only)
+    for other in close:                                # the other ends of the pipes (fork only)
         other.close()
     try:
         while True:
@@ -298,7 +298,9 @@ class _Workers:
         old = mask(signal.SIG_BLOCK, {signal.SIGINT}) if mask else None
         try:
             for parent, child in pipes:
-                close = self.conns if fork else []
+                # a forked worker closes its copies of the other pipes' ends, so that the end of any
+                # process is seen (EOF) by the one at the other end
+                close = [c for pair in pipes for c in pair if c is not child] if fork else []
                 p = context.Process(target=_worker, args=(child, batch if fork else None, warm, options, close),
                                     daemon=True)
                 p.start()
@@ -496,8 +498,10 @@ class ProcessExecutor(_Closing):
                 for conn in (wait(busy, 0 if own is not None else None) if busy else []):
                     try:
                         message = conn.recv()
-                    except EOFError:
-                        raise RuntimeError("a worker process stopped unexpectedly") from None
+                    except (EOFError, OSError):
+                        codes = [p.exitcode for p in workers.processes if p.exitcode not in (None, 0)]
+                        raise RuntimeError(f"a worker process stopped unexpectedly (exit code "
+                                           f"{codes[0] if codes else 'unknown'})") from None
                     if message[0] == "error":
                         raise message[1]
                     chunk, offset, outcomes, last = message
