@@ -22,8 +22,15 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20 points instead of 100")
+    parser.add_argument("--parallel-only", action="store_true",
+                        help="only the 200-point sweep on 2 processes against the serial run")
+    parser.add_argument("--repeats", type=int, default=7, help="alternated runs of the parallel sweep (7)")
     args = parser.parse_args(argv)
     config = read_yaml(ROOT / "configs" / "prnd_p507.yaml")
+    if args.parallel_only:
+        sx_model.solve(sx_model.load_config(config))
+        parallel_sweep(config, list(range(10, 210)), args.repeats)
+        return
     counts = list(range(10, 10 + (20 if args.quick else 100)))
     sx_model.solve(sx_model.load_config(config))          # imports and caches outside the timing
 
@@ -61,19 +68,23 @@ def main(argv=None):
     print(f"optimize (= pareto) Pr/Nd 99.9 %/99.9 %: {t_opt:.3f} s, {best.solves} solves, "
           f"{best.solves / t_opt:.0f} solves/s; cheapest n = {best.best.n}, m = {best.best.m}, "
           f"{best.best.usd_per_kg:.4f} USD/kg; {len(best.front)} designs on the front")
-    parallel_sweep(config, list(range(10, 210)))
+    parallel_sweep(config, list(range(10, 210)), args.repeats)
 
 
-def parallel_sweep(config, counts):
-    """A 200-point sweep on 2 local processes against the serial run in the same process."""
+def parallel_sweep(config, counts, repeats=7):
+    """A 200-point sweep on 2 local processes against the serial run in the same process: the whole
+    ``sx_model.sweep`` call each time (reading the config, starting the processes, collecting the
+    results), alternated, median of ``repeats`` each."""
+    import os
+    import statistics
+
     import sx_model
     from sx_model.studies.executors import ProcessExecutor
 
-    import statistics
-
     vary = {"sections.scrub.stages": counts}
     serial, pool = [], []
-    for _ in range(5):                    # alternated, median of 5 each
+    load = os.getloadavg()[0]
+    for _ in range(repeats):
         start = time.perf_counter()
         sx_model.sweep(config, vary, progress=False)
         serial.append(time.perf_counter() - start)
@@ -81,8 +92,11 @@ def parallel_sweep(config, counts):
         sx_model.sweep(config, vary, progress=False, executor=ProcessExecutor(workers=2))
         pool.append(time.perf_counter() - start)
     t_serial, t_pool = statistics.median(serial), statistics.median(pool)
-    print(f"{len(counts)}-point sweep (median of 5), serial {t_serial:.2f} s, 2 processes {t_pool:.2f} s "
-          f"(including their start-up): {t_serial / t_pool:.2f}x")
+    print(f"{len(counts)}-point sweep (median of {repeats}), serial {t_serial:.3f} s, 2 processes {t_pool:.3f} s "
+          f"(including their start-up): {t_serial / t_pool:.2f}x; 1-minute load {load:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after")
+    print("  serial runs     " + " ".join(f"{t:.3f}" for t in serial))
+    print("  2 processes     " + " ".join(f"{t:.3f}" for t in pool))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ class SweepResult:
     elapsed_s: float = 0.0
     results: list = field(default_factory=list, repr=False)
     interrupted: bool = False          # stopped by Ctrl-C: ``points`` holds the finished ones
+    indices: list = field(default_factory=list, repr=False)   # grid index of each point (all of them
+    #                                  unless interrupted: then the finished ones, in grid order)
 
     @property
     def failed(self):
@@ -142,36 +144,42 @@ def sweep(cascade, vary, *, executor=None, progress=None) -> SweepResult:
     grid = list(itertools.product(*[values for _, values, _ in items]))
     executor = executor or SerialExecutor()
     start = time.perf_counter()
-    points, results = [], []
-    outcomes = executor.map(_Batch(cascade, items, grid))
+    batch = _Batch(cascade, items, grid)
+    # outcomes as they are solved, with their grid index (several processes solve several chains of
+    # the grid side by side); an executor offering only ``map`` gives them in order
+    indexed = getattr(executor, "map_indexed", None)
+    outcomes = indexed(batch) if indexed is not None else enumerate(executor.map(batch))
     if progress is None:
         progress = sys.stderr.isatty()
     if progress:
         from tqdm import tqdm
 
         outcomes = tqdm(outcomes, total=len(grid), delay=1.0, desc="sweep", unit="solve", file=sys.stderr)
+    finished = {}
     interrupted = False
     try:
-        for values, outcome in zip(grid, outcomes):
-            point = {"values": list(values), "ok": False}
+        for index, outcome in outcomes:
+            point = {"values": list(grid[index]), "ok": False}
             if isinstance(outcome, Exception):
                 point["error"] = str(outcome)
-                results.append(None)
+                outcome = None
             else:
                 point.update(ok=True, converged=outcome.converged, iterations=outcome.iterations,
                              mass_balance_error=outcome.mass_balance_error,
                              products={k: {"purity": p.purity, "recovery": p.recovery}
                                        for k, p in outcome.products.items()})
-                results.append(outcome)
-            points.append(point)
+            finished[index] = (point, outcome)
     except KeyboardInterrupt:          # Ctrl-C: keep the finished points
         interrupted = True
     finally:
         close = getattr(outcomes, "close", None)
         if close:
             close()
-    return SweepResult(name=cascade.name, paths=paths, points=points, elapsed_s=time.perf_counter() - start,
-                       results=results, interrupted=interrupted)
+    # in grid order; after Ctrl-C, the points finished (on several processes not only the first ones)
+    order = sorted(finished)
+    return SweepResult(name=cascade.name, paths=paths, points=[finished[i][0] for i in order],
+                       elapsed_s=time.perf_counter() - start, results=[finished[i][1] for i in order],
+                       interrupted=interrupted, indices=order)
 
 
 class _Batch:
@@ -190,6 +198,31 @@ class _Batch:
     def at(self, index):
         """The cascade (or the error its values raise) of grid point ``index``."""
         return _edited(self.cascade, self.items, self.grid[index])
+
+    def weights(self):
+        """Estimated relative cost of each point's solve (:func:`~sx_model.studies.executors.solve_weight`
+        of its cascade), from the grid without building the cascades: only stage counts change a
+        cascade's size. A value that is not a stage count weighs as the unedited cascade."""
+        from .executors import weight_of_size
+
+        stages = self.cascade.stages()
+        components = len(self.cascade.components)
+        changes = []             # per varied input: the section whose stage count it sets, or None
+        for label, _, _ in self.items:
+            keys = str(label).split(".")
+            changes.append(keys[1] if len(keys) == 3 and keys[0] == "sections" and keys[2] == "stages"
+                           and keys[1] in stages else None)
+        out = []
+        for values in self.grid:
+            total = self.cascade.stage_count
+            for section, value in zip(changes, values):
+                if section is not None:
+                    try:
+                        total += int(value) - stages[section]
+                    except (TypeError, ValueError):
+                        pass
+            out.append(weight_of_size(max(total, 1), components))
+        return out
 
 
 def _edited(cascade, items, values):

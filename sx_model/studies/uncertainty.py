@@ -233,7 +233,7 @@ def uncertainty(cascade, spec, *, samples: int | None = None, seed: int | None =
             yield edited
 
     executor = executor or SerialExecutor(warm=False)
-    outcomes = executor.map(cascades())
+    outcomes = executor.map(_Sized(cascades(), samples))
     if progress is None:
         progress = sys.stderr.isatty()
     if progress:
@@ -266,3 +266,15 @@ def uncertainty(cascade, spec, *, samples: int | None = None, seed: int | None =
                              seed=seed, sampling=sampling, elapsed_s=time.perf_counter() - start,
                              mass_balance_error=worst, converged=converged, interrupted=interrupted)
 
+
+class _Sized:
+    """An iterable of a known length (an executor can then hand out parts of it as it is built)."""
+
+    def __init__(self, items, count):
+        self.items, self.count = items, count
+
+    def __len__(self):
+        return self.count
+
+    def __iter__(self):
+        return iter(self.items)

@@ -242,7 +242,7 @@ def window_map(cascade, targets, window: WindowResult, *, points: int = 21, exec
         items.append((w.path, values, variable(w.path, cascade)))
     result = sweep(cascade, items, executor=executor, progress=False)
     grid = np.full((points, points), np.nan)
-    for k, outcome in enumerate(result.results):
+    for k, outcome in zip(result.indices, result.results):
         if outcome is not None:
             grid[k // points, k % points] = margin(outcome, targets)
     window.grid = {"x": axes[0], "y": axes[1], "margin": grid.T, "x_path": window.windows[0].path,
