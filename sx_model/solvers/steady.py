@@ -311,7 +311,7 @@ def solve(cascade: Cascade, *, initial=None, tol: float | None = None, max_iter:
                                  residual_norm=res_norm, method=method,
                                  solve_time=time.perf_counter() - start, stage_data=stage_data,
                                  model_reagents=model.reagent_flows(params))
-    edge = _edge_warning(cascade, result)
+    edge = _edge_warning(cascade, result, params)
     if edge:
         result.warnings.append(edge)
     return result
@@ -632,11 +632,11 @@ def _edge_distance(cascade, results):
     return abs(float(flow.sum()) - share) / share
 
 
-def _edge_warning(cascade, result):
+def _edge_warning(cascade, result, params):
     """A warning for a converged cascade that saturates the organic and sits on the material-balance
     edge (its stage profile then moves with the flows' eighth digit; see :func:`_edge_check`)."""
     model = cascade.model
-    if model.internal_count or model.saturation_loading(model.prepare(Network(cascade).conditions)) is None:
+    if model.internal_count or model.saturation_loading(params) is None:
         return None
     distance = _edge_distance(cascade, [result])
     if distance is None or distance > EDGE_BALANCE_TOL:
