@@ -230,6 +230,15 @@ def test_without_dask_the_scheduler_option_says_how_to_install(monkeypatch):
         DaskExecutor("tcp://127.0.0.1:8786")
 
 
+def _interruptible():
+    """In the child before it runs: Ctrl-C as at a terminal. A test run started in the background of a
+    non-interactive shell inherits SIGINT ignored, and Python then installs no KeyboardInterrupt
+    handler (as it should: a command started that way is not meant to be interrupted)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_keeps_the_finished_points(tmp_path):
     import json
     import signal
@@ -241,7 +250,7 @@ def test_ctrl_c_keeps_the_finished_points(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "sx_model", "sweep", str(ROOT / "configs" / "prnd_p507.yaml"),
                              "--vary", "streams.organic.flow=40:46:0.001 L/min", "--out", str(out),
                              "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path)
+                            cwd=tmp_path, preexec_fn=_interruptible)
     # checking the 6001 values takes 3-6 s (before that Ctrl-C finds no points), solving them 18-25 s
     time.sleep(12)
     proc.send_signal(signal.SIGINT)
@@ -318,7 +327,7 @@ def test_ctrl_c_on_a_pooled_sweep_writes_the_finished_points(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "sx_model", "sweep", str(ROOT / "configs" / "prnd_p507.yaml"),
                              "--vary", "streams.organic.flow=40:46:0.002 L/min", "--out", str(out),
                              "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path, start_new_session=True)
+                            cwd=tmp_path, start_new_session=True, preexec_fn=_interruptible)
     if not pathlib.Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
         proc.kill()
         pytest.skip("this system does not list a process's children in /proc")
