@@ -100,26 +100,15 @@ def test_sweep_through_a_process_pool():
     assert purities == sorted(purities)
 
 
-def test_forked_workers_building_their_own_cascades_equal_serial_chunks():
-    # the sweep hands forked workers index ranges of its grid (they build the cascades themselves)
-    config = ROOT / "configs" / "prnd_p507.yaml"
-    counts = list(range(10, 80))
-    pool = ProcessExecutor(workers=2)
-    parallel = sx_model.sweep(config, {"sections.scrub.stages": counts}, executor=pool, progress=False)
-    base = sx_model.load_config(config)
-    cascades = [base.replace(stages={"scrub": m}) for m in counts]
-    serial = [o for chunk in pool.chunks(cascades) for o in SerialExecutor().map(chunk)]
-    assert len(pool.chunks(cascades)) == 2
-    for p, s in zip(parallel.results, serial):
-        np.testing.assert_array_equal(p.aqueous, s.aqueous)
-
-
-def test_spawned_workers_equal_serial_chains(monkeypatch):
-    # where a process cannot fork (or runs other threads), workers are spawned and get their cascades
-    # through the pipe; the outcomes are the same
+@pytest.mark.parametrize("forks", [True, False], ids=["forked", "spawned"])
+def test_pooled_workers_equal_serial_chains(monkeypatch, forks):
+    """Forked workers are handed index ranges of the sweep's grid and build the cascades themselves;
+    where a process cannot fork (or runs other threads), workers are spawned and get their cascades
+    through the pipe. Either way the outcomes are those of the serial chains, bit for bit."""
     from sx_model.studies import executors
 
-    monkeypatch.setattr(executors, "_forks", lambda: False)
+    if not forks:
+        monkeypatch.setattr(executors, "_forks", lambda: False)
     config = ROOT / "configs" / "prnd_p507.yaml"
     counts = list(range(10, 80))
     pool = ProcessExecutor(workers=2)
